@@ -1,0 +1,3 @@
+"""Grade recorded sales calls against a script adherence form (a rubric)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,42 @@
+"""The exceptions a user sees. Each renders as one line (a rubric: one line per problem).
+
+The CLI turns every `AnalyzerError` into a `click.ClickException` in one place; the library
+never prints and never imports click.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class AnalyzerError(Exception):
+    """Base class: something the user can fix, with a message that says what."""
+
+
+class InputError(AnalyzerError):
+    """A file that cannot be used: missing, unreadable, of an unknown format, empty."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class TranscriptError(InputError):
+    """A transcript file that cannot be read into turns."""
+
+
+class RubricError(AnalyzerError):
+    """An invalid rubric. Carries every problem found, each with its location."""
+
+    def __init__(self, path: str | Path, problems: Sequence[str]) -> None:
+        self.path = str(path)
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{self.path}: {count} problem{'s' if count != 1 else ''}"
+        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+
+
+class RoleError(AnalyzerError):
+    """The rep cannot be decided as asked (e.g. `--rep` names nobody on the call)."""

@@ -1,0 +1,356 @@
+"""Items -> phase scores -> a suggested grade out of 100, with the evidence for every point.
+
+`Grader(rubric).grade(transcript)` runs the whole engine: sentences are matched against the
+rubric, the rep is decided, the call is split into phases, each item is judged in its phase
+(a match elsewhere still counts and is marked), and the earned points are rescaled to 100 over the
+phases that applied. The output shape is the grade contract in DESIGN.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import __version__
+from .match import CallMatches, RubricMatcher, SpokenSentence
+from .phases import Segmentation, Span, TriggerHit, segment_phases, speaker_fits
+from .roles import RoleDecision, decide_roles
+from .rubric import Item, Phase, Rubric
+from .text import get_normalizer
+from .transcript import Transcript
+
+MET_THRESHOLD = 0.75  # a sentence scoring this against a phrase shows the behaviour
+PARTIAL_THRESHOLD = 0.6  # a near miss: half credit when nothing better was said
+PARTIAL_CREDIT = 0.5  # share of an item's points for a near miss
+CONFIDENCE_SPAN = 0.25  # score distance from a threshold at which confidence reaches 1
+LOW_CONFIDENCE = 0.6  # item confidence below this flags the call for a human look
+CLOSEST_FLOOR = 0.4  # a missed item shows its closest sentence when it scored at least this
+TOO_SHORT_SECONDS = 30.0  # calls shorter than this are flagged too_short
+TOO_SHORT_TURNS = 4  # ...and so are calls with fewer turns
+
+FLAGS = (
+    "below_pass_mark",
+    "critical_missed",
+    "low_confidence",
+    "roles_inferred",
+    "too_short",
+    "no_speech",
+    "single_speaker",
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence that decided an item, and where it was said."""
+
+    turn: int
+    start: float | None
+    end: float | None
+    speaker: str
+    text: str
+    phrase: str
+    score: float
+    method: str
+    in_phase: bool  # said inside the item's phase span
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "turn": self.turn,
+            "start": self.start,
+            "end": self.end,
+            "speaker": self.speaker,
+            "text": self.text,
+            "phrase": self.phrase,
+            "score": round(self.score, 3),
+            "method": self.method,
+            "in_phase": self.in_phase,
+        }
+
+
+@dataclass
+class ItemResult:
+    id: str
+    text: str
+    status: str  # met | partial | missed | na
+    points: float
+    earned: float
+    confidence: float
+    critical: bool = False
+    forbidden: bool = False
+    evidence: list[Evidence] = field(default_factory=list)
+    closest: Evidence | None = None  # for a missed item: the nearest thing said
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "text": self.text,
+            "status": self.status,
+            "points": self.points,
+            "earned": round(self.earned, 2),
+            "confidence": round(self.confidence, 2),
+            "critical": self.critical,
+            "forbidden": self.forbidden,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+        if self.closest is not None:
+            data["closest"] = self.closest.to_dict()
+        return data
+
+
+@dataclass
+class PhaseResult:
+    id: str
+    title: str
+    status: str  # scored | na
+    weight: float
+    earned: float
+    span: Span | None
+    segments: list[tuple[int, int]]
+    items: list[ItemResult]
+    trigger: TriggerHit | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "weight": self.weight,
+            "earned": round(self.earned, 2),
+            "span": self.span.to_dict() if self.span else None,
+            "segments": [list(s) for s in self.segments],
+            "items": [i.to_dict() for i in self.items],
+        }
+        if self.trigger is not None:
+            t = self.trigger
+            data["trigger"] = {
+                "turn": t.turn,
+                "speaker": t.speaker,
+                "text": t.text,
+                "phrase": t.phrase,
+                "score": round(t.score, 3),
+            }
+        return data
+
+
+@dataclass
+class Grade:
+    call_id: str
+    rubric: str
+    rubric_version: int | str
+    grade: float
+    passed: bool
+    flags: list[str]
+    pass_mark: float
+    rep: str | None
+    rep_source: str
+    roles: dict[str, str]
+    phases: list[PhaseResult]
+    duration: float | None
+    turns: int
+    started_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "rubric": self.rubric,
+            "rubric_version": self.rubric_version,
+            "grade": self.grade,
+            "passed": self.passed,
+            "flags": self.flags,
+            "pass_mark": self.pass_mark,
+            "rep": self.rep,
+            "rep_source": self.rep_source,
+            "roles": self.roles,
+            "started_at": self.started_at,
+            "duration": self.duration,
+            "turns": self.turns,
+            "engine": {"version": __version__, "matcher": RubricMatcher.method},
+            "phases": [p.to_dict() for p in self.phases],
+        }
+
+
+class Grader:
+    """Grades calls against one rubric. Build once, grade many calls."""
+
+    def __init__(self, rubric: Rubric) -> None:
+        self.rubric = rubric
+        self.matcher = RubricMatcher(rubric, get_normalizer())
+
+    def grade(self, transcript: Transcript, rep: str | None = None) -> Grade:
+        turns = transcript.turns
+        matches = self.matcher.match_call(turns)
+        decision = decide_roles(transcript, self.rubric, matches, rep)
+        segmentation = segment_phases(
+            turns, self.rubric, matches, decision.roles, MET_THRESHOLD
+        )
+        phases = [
+            self._grade_phase(phase, transcript, matches, decision, segmentation)
+            for phase in self.rubric.phases
+        ]
+        return _assemble(transcript, self.rubric, decision, phases, bool(matches.sentences))
+
+    def _grade_phase(
+        self,
+        phase: Phase,
+        transcript: Transcript,
+        matches: CallMatches,
+        decision: RoleDecision,
+        segmentation: Segmentation,
+    ) -> PhaseResult:
+        applies = segmentation.applies[phase.id]
+        items = [
+            _grade_item(item, phase, transcript, matches, decision, segmentation)
+            if applies
+            else ItemResult(item.id, item.text, "na", item.points, 0.0, 1.0, item.critical,
+                            item.forbidden)
+            for item in phase.items
+        ]
+        return PhaseResult(
+            id=phase.id,
+            title=phase.label,
+            status="scored" if applies else "na",
+            weight=phase.weight,
+            earned=sum(i.earned for i in items),
+            span=segmentation.spans[phase.id],
+            segments=segmentation.segments[phase.id],
+            items=items,
+            trigger=segmentation.triggers.get(phase.id),
+        )
+
+
+def grade_call(transcript: Transcript, rubric: Rubric, rep: str | None = None) -> Grade:
+    """Grade one call (for many calls, build a `Grader` once and reuse it)."""
+    return Grader(rubric).grade(transcript, rep)
+
+
+def _grade_item(
+    item: Item,
+    phase: Phase,
+    transcript: Transcript,
+    matches: CallMatches,
+    decision: RoleDecision,
+    segmentation: Segmentation,
+) -> ItemResult:
+    scores = matches.item_scores[item.id]
+    phrases = matches.item_phrase[item.id]
+    candidates: list[tuple[bool, float, int]] = []  # (in phase, score, sentence index)
+    for k, sentence in enumerate(matches.sentences):
+        if speaker_fits(item, decision.roles.get(sentence.speaker, "customer")):
+            in_phase = segmentation.phase_of_turn(sentence.turn) == phase.id
+            candidates.append((in_phase, float(scores[k]), k))
+    # best first; among matches, those inside the phase first
+    candidates.sort(key=lambda c: (c[1] >= MET_THRESHOLD, c[0], c[1]), reverse=True)
+    hits = [c for c in candidates if c[1] >= MET_THRESHOLD]
+    near = [c for c in candidates if c[1] < MET_THRESHOLD]
+    best_near = max((c[1] for c in near), default=0.0)
+
+    def evidence(c: tuple[bool, float, int]) -> Evidence:
+        return _evidence(matches.sentences[c[2]], phrases[c[2]], c[1], c[0], transcript)
+
+    result = ItemResult(item.id, item.text, "missed", item.points, 0.0, 1.0, item.critical,
+                        item.forbidden)
+    if item.forbidden:
+        if hits:
+            result.evidence = [evidence(c) for c in hits]
+            result.confidence = _confidence(hits[0][1], (MET_THRESHOLD,))
+        else:
+            result.status, result.earned = "met", item.points
+            result.confidence = _confidence(best_near, (MET_THRESHOLD,))
+        return result
+
+    if len(hits) >= item.min_count:
+        result.status, result.earned = "met", item.points
+        result.evidence = [evidence(c) for c in hits[: item.min_count]]
+        decisive = sorted((c[1] for c in hits), reverse=True)[item.min_count - 1]
+    elif hits:
+        result.status = "partial"
+        result.earned = item.points * len(hits) / item.min_count
+        result.evidence = [evidence(c) for c in hits]
+        decisive = best_near
+    elif best_near >= PARTIAL_THRESHOLD:
+        result.status, result.earned = "partial", item.points * PARTIAL_CREDIT
+        result.evidence = [evidence(max(near, key=lambda c: c[1]))]
+        decisive = best_near
+    else:
+        decisive = best_near
+        if best_near >= CLOSEST_FLOOR:
+            result.closest = evidence(max(near, key=lambda c: c[1]))
+    result.confidence = _confidence(decisive, (MET_THRESHOLD, PARTIAL_THRESHOLD))
+    return result
+
+
+def _confidence(score: float, thresholds: tuple[float, ...]) -> float:
+    """0.5 right at a threshold, rising to 1 a CONFIDENCE_SPAN away from every threshold."""
+    margin = min(abs(score - t) for t in thresholds)
+    return 0.5 + 0.5 * min(1.0, margin / CONFIDENCE_SPAN)
+
+
+def _evidence(
+    sentence: SpokenSentence,
+    phrase: str,
+    score: float,
+    in_phase: bool,
+    transcript: Transcript,
+) -> Evidence:
+    turn = transcript.turns[sentence.turn]
+    return Evidence(
+        turn=sentence.turn,
+        start=turn.start,
+        end=turn.end,
+        speaker=turn.speaker,
+        text=sentence.text,
+        phrase=phrase,
+        score=score,
+        method=RubricMatcher.method,
+        in_phase=in_phase,
+    )
+
+
+def _assemble(
+    transcript: Transcript,
+    rubric: Rubric,
+    decision: RoleDecision,
+    phases: list[PhaseResult],
+    has_speech: bool,
+) -> Grade:
+    scored = [p for p in phases if p.status == "scored"]
+    weight = sum(p.weight for p in scored)
+    grade = round(100.0 * sum(p.earned for p in scored) / weight, 1) if weight else 0.0
+    critical_missed = any(
+        i.critical and i.status == "missed" for p in scored for i in p.items
+    )
+    flags = set()
+    if grade < rubric.pass_mark:
+        flags.add("below_pass_mark")
+    if critical_missed:
+        flags.add("critical_missed")
+    if any(i.confidence < LOW_CONFIDENCE for p in scored for i in p.items):
+        flags.add("low_confidence")
+    if decision.inferred:
+        flags.add("roles_inferred")
+    if not has_speech:
+        flags.add("no_speech")
+    duration = transcript.span_seconds
+    words = [t for t in transcript.turns if t.text.strip()]
+    if has_speech and (
+        len(words) < TOO_SHORT_TURNS or (duration is not None and duration < TOO_SHORT_SECONDS)
+    ):
+        flags.add("too_short")
+    if len(transcript.speakers) == 1:
+        flags.add("single_speaker")
+    return Grade(
+        call_id=transcript.call_id,
+        rubric=rubric.rubric,
+        rubric_version=rubric.version,
+        grade=grade,
+        passed=grade >= rubric.pass_mark and not critical_missed and has_speech,
+        flags=[f for f in FLAGS if f in flags],
+        pass_mark=rubric.pass_mark,
+        rep=decision.rep,
+        rep_source=decision.source,
+        roles=decision.roles,
+        phases=phases,
+        duration=duration,
+        turns=len(transcript.turns),
+        started_at=transcript.started_at,
+    )

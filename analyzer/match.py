@@ -1,0 +1,217 @@
+"""Lexical fuzzy matching of rubric phrases against spoken sentences.
+
+A phrase matches a sentence when the sentence contains most of the phrase's (normalised) words,
+close together. Each word may be misrecognised a little (rapidfuzz ratio per token, so "solution"
+meets "solutions" and "akme" meets "acme"), function words count for less than content words, and
+`{placeholders}` in a phrase stand for any words. The score is the weighted share of the phrase's
+words found inside the best window of the sentence, from 0 to 1.
+
+Work per call is a few array operations: the call's distinct tokens are compared with the
+rubric's vocabulary once (rapidfuzz `cdist`), a sentence x vocabulary similarity matrix times the
+phrase x vocabulary weight matrix gives every sentence/phrase coverage at once, and only the
+promising pairs get the exact windowed score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from .rubric import Rubric
+from .text import PLACEHOLDER, Normalizer, Sentence, is_function_word
+from .transcript import Turn
+
+CONTENT_WEIGHT = 1.0
+FUNCTION_WEIGHT = 0.3
+TOKEN_CUTOFF = 80.0  # rapidfuzz ratio (0-100) above which two tokens are the same word misheard
+FUZZY_MIN_LENGTH = 4  # shorter tokens must match exactly ("can" is not "man")
+PREFILTER = 0.4  # coverage below which a sentence/phrase pair is not scored exactly
+WINDOW_SLACK = 3  # extra words a sentence may put between the phrase's words
+SLOT_WIDTH = 3  # words a `{placeholder}` may stand for
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A rubric phrase, normalised once."""
+
+    text: str
+    tokens: tuple[str, ...]
+    weights: tuple[float, ...]
+    slots: int  # number of {placeholders}
+
+    @property
+    def window(self) -> int:
+        return len(self.tokens) + self.slots * SLOT_WIDTH + WINDOW_SLACK
+
+
+class PhraseIndex:
+    """Every phrase of a rubric, their vocabulary and weight matrix: built once per rubric."""
+
+    def __init__(self, phrases: Sequence[str], normalizer: Normalizer) -> None:
+        self.phrases: list[Phrase] = []
+        vocab: dict[str, int] = {}
+        for text in phrases:
+            tokens = normalizer.tokens(text)
+            weights = tuple(
+                FUNCTION_WEIGHT if is_function_word(t) else CONTENT_WEIGHT for t in tokens
+            )
+            self.phrases.append(Phrase(text, tokens, weights, len(PLACEHOLDER.findall(text))))
+            for token in tokens:
+                vocab.setdefault(token, len(vocab))
+        self.vocab = vocab
+        self.weights = np.zeros((len(self.phrases), len(vocab)), dtype=np.float32)
+        for row, phrase in enumerate(self.phrases):
+            total = sum(phrase.weights) or 1.0
+            for token, weight in zip(phrase.tokens, phrase.weights, strict=True):
+                self.weights[row, vocab[token]] += weight / total
+        self._fuzzy_vocab = [t for t in vocab if _fuzzy_eligible(t)]
+        self._fuzzy_ids = np.array([vocab[t] for t in self._fuzzy_vocab], dtype=np.int64)
+        self._token_cache: dict[str, np.ndarray] = {}
+
+    def token_similarity(self, tokens: Sequence[str]) -> dict[str, np.ndarray]:
+        """For each token, its similarity (0-1) to every vocabulary word. Cached across calls."""
+        missing = [t for t in dict.fromkeys(tokens) if t not in self._token_cache]
+        if missing:
+            rows = np.zeros((len(missing), len(self.vocab)), dtype=np.float32)
+            fuzzy_rows = [i for i, t in enumerate(missing) if _fuzzy_eligible(t)]
+            if fuzzy_rows and self._fuzzy_vocab:
+                scores = process.cdist(
+                    [missing[i] for i in fuzzy_rows],
+                    self._fuzzy_vocab,
+                    scorer=fuzz.ratio,
+                    score_cutoff=TOKEN_CUTOFF,
+                    dtype=np.uint8,
+                    workers=1,
+                )
+                rows[np.ix_(fuzzy_rows, self._fuzzy_ids)] = scores.astype(np.float32) / 100.0
+            for i, token in enumerate(missing):
+                exact = self.vocab.get(token)
+                if exact is not None:
+                    rows[i, exact] = 1.0
+                self._token_cache[token] = rows[i]
+            if len(self._token_cache) > 200_000:  # a long batch: keep memory bounded
+                self._token_cache.clear()
+        return {t: self._token_cache[t] for t in tokens}
+
+    def score(self, sentences: Sequence[Sentence]) -> np.ndarray:
+        """Scores (0-1) of every sentence against every phrase: shape (sentences, phrases)."""
+        scores = np.zeros((len(sentences), len(self.phrases)), dtype=np.float32)
+        if not sentences or not self.phrases:
+            return scores
+        sims = self.token_similarity([t for s in sentences for t in s.tokens])
+        present = np.zeros((len(sentences), len(self.vocab)), dtype=np.float32)
+        for row, sentence in enumerate(sentences):
+            present[row] = np.max([sims[t] for t in sentence.tokens], axis=0)
+        coverage = present @ self.weights.T
+        for row, col in zip(*np.nonzero(coverage >= PREFILTER), strict=True):
+            scores[row, col] = self._window_score(sentences[row], self.phrases[col], sims)
+        return scores
+
+    def _window_score(
+        self, sentence: Sentence, phrase: Phrase, sims: dict[str, np.ndarray]
+    ) -> float:
+        """Weighted share of the phrase's words found within one window of the sentence."""
+        total = sum(phrase.weights)
+        if total == 0:
+            return 0.0
+        columns = [self.vocab[t] for t in phrase.tokens]
+        hits: list[tuple[int, int, float]] = []  # (position in sentence, phrase token, credit)
+        for pos, token in enumerate(sentence.tokens):
+            row = sims[token]
+            for j, col in enumerate(columns):
+                if row[col] > 0:
+                    hits.append((pos, j, float(row[col]) * phrase.weights[j]))
+        best = 0.0
+        width = phrase.window
+        for start, _, _ in hits:
+            credit: dict[int, float] = {}
+            for pos, j, value in hits:
+                if start <= pos < start + width and value > credit.get(j, 0.0):
+                    credit[j] = value
+            best = max(best, sum(credit.values()))
+        return min(1.0, best / total)
+
+
+def _fuzzy_eligible(token: str) -> bool:
+    return len(token) >= FUZZY_MIN_LENGTH and not token.startswith("~") and not token.isdigit()
+
+
+@dataclass(frozen=True)
+class SpokenSentence:
+    """A sentence of the call, with the turn it belongs to."""
+
+    turn: int  # index in transcript.turns
+    speaker: str
+    text: str
+    tokens: tuple[str, ...]
+
+
+@dataclass
+class CallMatches:
+    """Every sentence of a call scored against every item's phrases and every phase's triggers.
+
+    `item_scores[item_id][k]` is the best score of sentence k against the item's phrases and
+    `item_phrase[item_id][k]` the phrase that gave it; likewise for triggers per phase id.
+    """
+
+    sentences: list[SpokenSentence]
+    item_scores: dict[str, np.ndarray]
+    item_phrase: dict[str, list[str]]
+    trigger_scores: dict[str, np.ndarray]
+    trigger_phrase: dict[str, list[str]]
+
+
+class RubricMatcher:
+    """Matches a rubric's phrases against calls. Build once per rubric, reuse for every call."""
+
+    method = "fuzzy"
+
+    def __init__(self, rubric: Rubric, normalizer: Normalizer) -> None:
+        self.normalizer = normalizer
+        phrases: list[str] = []
+        self._columns: dict[tuple[str, str], list[int]] = {}
+        for phase in rubric.phases:
+            self._columns[("trigger", phase.id)] = _extend(phrases, phase.triggers)
+            for item in phase.items:
+                self._columns[("item", item.id)] = _extend(phrases, item.phrases)
+        self.index = PhraseIndex(phrases, normalizer)
+
+    def split(self, turns: Sequence[Turn]) -> list[SpokenSentence]:
+        return [
+            SpokenSentence(i, turn.speaker, s.text, s.tokens)
+            for i, turn in enumerate(turns)
+            for s in self.normalizer.sentences(turn.text)
+        ]
+
+    def match_call(self, turns: Sequence[Turn]) -> CallMatches:
+        sentences = self.split(turns)
+        scores = self.index.score(sentences)
+        texts = [p.text for p in self.index.phrases]
+        result = CallMatches(sentences, {}, {}, {}, {})
+        for (kind, key), cols in self._columns.items():
+            best, phrase = _best_of(scores, cols, texts)
+            if kind == "item":
+                result.item_scores[key], result.item_phrase[key] = best, phrase
+            else:
+                result.trigger_scores[key], result.trigger_phrase[key] = best, phrase
+        return result
+
+
+def _extend(phrases: list[str], new: Sequence[str]) -> list[int]:
+    start = len(phrases)
+    phrases.extend(new)
+    return list(range(start, len(phrases)))
+
+
+def _best_of(
+    scores: np.ndarray, cols: list[int], texts: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    if not cols:
+        return np.zeros(scores.shape[0], dtype=np.float32), [""] * scores.shape[0]
+    block = scores[:, cols]
+    arg = block.argmax(axis=1)
+    best = block[np.arange(block.shape[0]), arg]
+    return best, [texts[cols[a]] for a in arg]

@@ -1,0 +1,490 @@
+"""Plain text ("Name: text" a line, optional [mm:ss] stamps) and Markdown transcripts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from analyzer.readers._common import (
+    BRACKETED_STAMP,
+    STAMP,
+    build,
+    finish_turns,
+    is_name,
+    parse_stamp,
+)
+from analyzer.transcript import Transcript, Turn
+
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+
+_LABEL_LINE = re.compile(
+    rf"^\s*(?:(?P<s1>{STAMP})\s*(?:[-–—|]\s*)?)?(?P<name>[^:\[\]()\n]{{1,50}}?)\s*"
+    rf"(?P<s2>{BRACKETED_STAMP})?\s*:(?=\s|$)\s*(?P<text>.*)$"
+)
+_LEADING_STAMP = re.compile(rf"^\s*(?P<s>{BRACKETED_STAMP})\s*")
+_TRAILING_STAMP = re.compile(rf"\s*(?P<s>{BRACKETED_STAMP})\s*$")
+_MID_COLON = re.compile(r":(?=\s|$)")
+_AFTER_SENTENCE = re.compile(r"(?:^|[.!?…]['\"”’)\]]*\s+)$")
+
+_BOLD_LABEL = re.compile(
+    rf"^\s*(?:(?P<s1>{STAMP})\s*)?"
+    r"(?:\*\*(?P<l1>[^*\n]{1,80}?)\s*(?::\s*\*\*|\*\*\s*:)"
+    r"|__(?P<l2>[^_\n]{1,80}?)\s*(?::\s*__|__\s*:))\s*(?P<text>.*)$"
+)
+_RULE = re.compile(r"^\s*(?:-\s*){3,}$|^\s*(?:\*\s*){3,}$|^\s*(?:_\s*){3,}$")
+_HEADING = re.compile(r"^\s*(#{1,6})\s+(.*?)\s*#*\s*$")
+_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+(.*)$")
+_IS_MARKDOWN = re.compile(
+    r"^\s*(?:\*\*[^*\n]{1,80}?(?::\s*\*\*|\*\*\s*:)|__[^_\n]{1,80}?:__)", re.M
+)
+
+# Header keys (lower case) that describe the call rather than start a turn.
+_META_KEYS = {
+    "call id": "external_id",
+    "id": "external_id",
+    "call": "external_id",
+    "date": "date",
+    "time": "time",
+    "duration": "duration",
+    "length": "duration",
+    "outcome": "outcome",
+    "result": "outcome",
+    "participants": "participants",
+    "attendees": "participants",
+    "title": "title",
+    "company": "company",
+    "account": "company",
+    "call type": "call_type",
+    "type": "call_type",
+    "stage": "stage",
+    "product": "product",
+    "location": "location",
+    "recording": "recording",
+    "language": "language",
+    "status": "status",
+}
+# Labels that start a trailing notes section: the conversation is over.
+_NOTES_PREFIXES = (
+    "call notes",
+    "notes",
+    "summary",
+    "call summary",
+    "key takeaways",
+    "takeaways",
+    "action items",
+    "next steps",
+    "analysis",
+    "coaching",
+    "feedback",
+    "lessons",
+    "what went",
+)
+_DURATION_PART = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b"
+)
+_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%d %B %Y", "%d %b %Y", "%m/%d/%Y")
+
+
+@dataclass
+class _Draft:
+    speaker: str
+    start: float | None
+    parts: list[str] = field(default_factory=list)
+
+
+def read_text(text: str, path: Path) -> Transcript:
+    """Read a plain text or Markdown transcript."""
+    lines = text.splitlines()
+    if path.suffix.lower() in MARKDOWN_SUFFIXES or _IS_MARKDOWN.search(text):
+        return _read_markdown(lines, path)
+    return build(_to_turns(_parse_plain(lines)), path, "text")
+
+
+# --- plain text ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Label:
+    name: str
+    start: float | None
+    text: str
+
+
+def _line_label(line: str) -> _Label | None:
+    match = _LABEL_LINE.match(line)
+    if not match:
+        return None
+    name = match["name"].strip()
+    if not is_name(name):
+        return None
+    start = parse_stamp(match["s1"] or match["s2"])
+    rest = match["text"]
+    if start is None and (lead := _LEADING_STAMP.match(rest)):
+        start, rest = parse_stamp(lead["s"]), rest[lead.end() :]
+    return _Label(name, start, rest)
+
+
+@dataclass
+class _Option:
+    name: str
+    begin: int  # where the label (with a stamp before it) starts in the text
+    after_sentence: bool  # the label follows a sentence end (or a stamp)
+    stamp: float | None
+
+
+@dataclass
+class _Mid:
+    end: int  # just after the colon
+    options: list[_Option]  # each way of reading the name, shortest first
+
+
+def _mid_labels(text: str) -> list[_Mid]:
+    """Every `Name:` inside a line's text, with each way of reading the name."""
+    found = []
+    for colon in _MID_COLON.finditer(text):
+        before = text[: colon.start()]
+        after_stamp = None
+        if trailing := _TRAILING_STAMP.search(before):
+            after_stamp, before = parse_stamp(trailing["s"]), before[: trailing.start()]
+        words = list(re.finditer(r"\S+", before))
+        options = []
+        for k in range(1, min(4, len(words)) + 1):
+            first = words[-k]
+            if first.start() == 0:
+                break
+            prefix = before[: first.start()]
+            stamp, begin = after_stamp, first.start()
+            if lead := _TRAILING_STAMP.search(prefix):
+                prefix, begin = prefix[: lead.start()], lead.start()
+                stamp = stamp if stamp is not None else parse_stamp(lead["s"])
+            after = bool(_AFTER_SENTENCE.search(prefix)) or begin != first.start()
+            options.append(_Option(before[first.start() :].strip(), begin, after, stamp))
+        if options:
+            found.append(_Mid(colon.end(), options))
+    return found
+
+
+def _pick(mid: _Mid, known: set[str]) -> _Option | None:
+    """The known speaker named at this colon (after a sentence end), if any."""
+    for option in reversed(mid.options):
+        if option.after_sentence and option.name in known:
+            return option
+    return None
+
+
+def _candidate(mid: _Mid) -> _Option | None:
+    """A name-like label right after a sentence end, e.g. "... there. Bob: hi"."""
+    for option in reversed(mid.options):
+        if option.after_sentence and is_name(option.name) and option.name[0].isupper():
+            return option
+    return None
+
+
+def _split_line(text: str, known: set[str]) -> list[tuple[str | None, float | None, str]]:
+    """Split a line at the `Name:` labels inside it: [(name or None, stamp, text), ...]."""
+    mids = _mid_labels(text)
+    picks = [_pick(mid, known) for mid in mids]
+    pieces: list[tuple[str | None, float | None, str]] = []
+    pos = 0
+    speaker: str | None = None
+    stamp: float | None = None
+    for i, (mid, option) in enumerate(zip(mids, picks, strict=True)):
+        if option is None and any(p is not None for p in picks[i + 1 :]):
+            option = _candidate(mid)  # sandwiched between known speakers: "Alice: Hi. Bob: ..."
+        if option is None or option.begin < pos:
+            continue
+        pieces.append((speaker, stamp, text[pos : option.begin]))
+        speaker, stamp, pos = option.name, option.stamp, mid.end
+    pieces.append((speaker, stamp, text[pos:]))
+    return pieces
+
+
+def _parse_plain(lines: list[str]) -> list[_Draft]:
+    labels = [_line_label(line) for line in lines]
+    known = {label.name for label in labels if label}
+    counts: dict[str, int] = {}
+    for line, label in zip(lines, labels, strict=True):
+        for mid in _mid_labels(label.text if label else line):
+            if (option := _candidate(mid)) is not None:
+                counts[option.name] = counts.get(option.name, 0) + 1
+    known |= {name for name, count in counts.items() if count >= 2}
+    if not known:
+        return _monologue(lines)
+
+    drafts: list[_Draft] = []
+    preamble: list[str] = []
+    for line, label in zip(lines, labels, strict=True):
+        if not line.strip():
+            continue
+        if label:
+            drafts.append(_Draft(label.name, label.start))
+            body = label.text
+        else:
+            body = line
+            if not drafts and (lead := _LEADING_STAMP.match(body)):
+                body = body[lead.end() :]
+        for speaker, stamp, piece in _split_line(body, known):
+            if speaker is not None:
+                drafts.append(_Draft(speaker, stamp))
+            if not piece.strip():
+                continue
+            if drafts:
+                drafts[-1].parts.append(piece)
+            else:
+                preamble.append(piece)
+    if preamble and " ".join(preamble).strip():
+        speakers = list(dict.fromkeys(d.speaker for d in drafts))
+        speaker = "Unknown"
+        if len(speakers) == 2 and drafts:
+            speaker = speakers[1] if drafts[0].speaker == speakers[0] else speakers[0]
+        drafts.insert(0, _Draft(speaker, None, preamble))
+    return drafts
+
+
+def _monologue(lines: list[str]) -> list[_Draft]:
+    """No speaker names anywhere: one speaker, a turn per paragraph (or per stamped line)."""
+    drafts: list[_Draft] = []
+    new_paragraph = True
+    for line in lines:
+        if not line.strip():
+            new_paragraph = True
+            continue
+        start = None
+        if lead := _LEADING_STAMP.match(line):
+            start, line = parse_stamp(lead["s"]), line[lead.end() :]
+        if new_paragraph or start is not None or not drafts:
+            drafts.append(_Draft("Speaker 1", start))
+        drafts[-1].parts.append(line)
+        new_paragraph = False
+    return drafts
+
+
+def _to_turns(drafts: list[_Draft]) -> list[Turn]:
+    """Drafts to turns; a stamped turn ends where the next one starts."""
+    turns = []
+    for i, draft in enumerate(drafts):
+        end = None
+        if draft.start is not None and i + 1 < len(drafts):
+            following = drafts[i + 1].start
+            if following is not None and following >= draft.start:
+                end = following
+        text = " ".join(part.strip() for part in draft.parts)
+        turns.append(Turn(speaker=draft.speaker, text=text, start=draft.start, end=end))
+    return finish_turns(turns)
+
+
+# --- Markdown ------------------------------------------------------------------------------
+
+
+def _strip_markdown(text: str) -> str:
+    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
+    text = re.sub(r"(?<!\w)__(.+?)__(?!\w)", r"\1", text)
+    text = re.sub(r"(?<!\w)_(\S(?:[^_]*\S)?)_(?!\w)", r"\1", text)
+    text = re.sub(r"!?\[([^\]\n]*)\]\([^)\n]*\)", r"\1", text)
+    text = re.sub(r"`([^`\n]*)`", r"\1", text)
+    return text.replace("**", "").replace("~~", "")
+
+
+def _bold_label(line: str) -> tuple[str, float | None, str] | None:
+    match = _BOLD_LABEL.match(line)
+    if not match:
+        return None
+    label = (match["l1"] or match["l2"] or "").strip()
+    start = parse_stamp(match["s1"])
+    if lead := _LEADING_STAMP.match(label):
+        start, label = parse_stamp(lead["s"]), label[lead.end() :].strip()
+    if trailing := _TRAILING_STAMP.search(label):
+        start, label = parse_stamp(trailing["s"]), label[: trailing.start()].strip()
+    text = match["text"]
+    if start is None and (lead := _LEADING_STAMP.match(text)):
+        start, text = parse_stamp(lead["s"]), text[lead.end() :]
+    return label, start, text
+
+
+def _is_notes_label(label: str) -> bool:
+    low = label.lower().strip()
+    return any(low.startswith(prefix) for prefix in _NOTES_PREFIXES)
+
+
+def _meta_key(label: str) -> str | None:
+    return _META_KEYS.get(re.sub(r"\s+", " ", label.lower().strip()))
+
+
+def _find_header(lines: list[str]) -> int:
+    """How many leading lines are the header (title, **Key:** value, participants)."""
+    rule = next((i for i, line in enumerate(lines) if _RULE.match(line)), None)
+    if rule is not None:
+        pre = lines[:rule]
+        labels = [lab for lab in map(_bold_label, pre) if lab]
+        meta = sum(1 for lab in labels if _meta_key(lab[0]))
+        title = any(_HEADING.match(line) for line in pre)
+        if (meta or title) and len(labels) - meta < meta + title:
+            return rule + 1
+    count = 0
+    in_list = False
+    for i, line in enumerate(lines):
+        label = _bold_label(line)
+        if not line.strip() or (i == count and _HEADING.match(line)):
+            pass
+        elif label and _meta_key(label[0]):
+            in_list = not label[2].strip()
+        elif not (in_list and _BULLET.match(line)):
+            break
+        count = i + 1
+    return count
+
+
+def _parse_header(lines: list[str], fields: dict[str, Any]) -> None:
+    metadata: dict[str, Any] = fields["metadata"]
+    current: str | None = None
+    for line in lines:
+        heading = _HEADING.match(line)
+        if heading and "title" not in metadata:
+            metadata["title"] = _strip_markdown(heading[2]).strip()
+            continue
+        label = _bold_label(line)
+        if label:
+            key = _meta_key(label[0]) or re.sub(r"\W+", "_", label[0].lower()).strip("_")
+            value = _strip_markdown(label[2]).strip()
+            current = key if not value else None
+            if key:
+                _set_meta(key, value, fields)
+            continue
+        bullet = _BULLET.match(line)
+        if bullet and current:
+            item = _strip_markdown(bullet[1]).strip()
+            if current == "participants":
+                named = re.match(r"^(.*?)\s*\((.*)\)\s*$", item) or re.match(
+                    r"^(.*?)\s+[-–—,]\s+(.*)$", item
+                )
+                name, desc = (named[1], named[2]) if named else (item, "")
+                metadata.setdefault("participants", []).append(
+                    {"name": name.strip(), "description": desc.strip()}
+                )
+            else:
+                existing = metadata.get(current)
+                metadata[current] = [*(existing if isinstance(existing, list) else []), item]
+
+
+def _set_meta(key: str, value: str, fields: dict[str, Any]) -> None:
+    metadata: dict[str, Any] = fields["metadata"]
+    if not value:
+        return
+    if key == "date":
+        parsed = _parse_date(value)
+        if parsed:
+            fields["started_at"] = parsed
+        else:
+            metadata["date"] = value
+    elif key == "duration":
+        seconds = _parse_duration(value)
+        if seconds is not None:
+            fields["duration"] = seconds
+        metadata["duration"] = value
+    else:
+        metadata[key] = value
+
+
+def _parse_date(value: str) -> str | None:
+    value = value.strip()
+    try:
+        return (
+            datetime.fromisoformat(value).isoformat()
+            if "T" in value
+            else (datetime.fromisoformat(value).date().isoformat())
+        )
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_duration(value: str) -> float | None:
+    value = value.strip().lower()
+    if re.fullmatch(r"\d{1,3}(?::\d{2}){1,2}", value):
+        return parse_stamp(value)
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    total = 0.0
+    found = False
+    for amount, unit in re.findall(
+        r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", value
+    ):
+        total += float(amount) * units[unit[0]]
+        found = True
+    return total if found else None
+
+
+def _read_markdown(lines: list[str], path: Path) -> Transcript:
+    fields: dict[str, Any] = {"metadata": {}}
+    header = _find_header(lines)
+    _parse_header(lines[:header], fields)
+    body = lines[header:]
+    if not any(_bold_label(line) for line in body):
+        plain = [line for line in body if not _RULE.match(line) and not _HEADING.match(line)]
+        turns = _to_turns(_parse_plain([_strip_markdown(line) for line in plain]))
+        return build(turns, path, "text", **fields)
+
+    drafts: list[_Draft] = []
+    preamble: list[str] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+    i = 0
+    while i < len(body):
+        line = body[i]
+        i += 1
+        if not line.strip() or _RULE.match(line):
+            continue
+        heading = _HEADING.match(line)
+        if heading:
+            if _is_notes_label(heading[2]) and drafts:
+                i = _collect_notes(body, i, notes)
+                break
+            continue
+        label = _bold_label(line)
+        if label:
+            name, start, text = label
+            following = next((b for b in body[i:] if b.strip()), "")
+            notes_like = not text.strip() and _BULLET.match(following)
+            if _is_notes_label(name) or (
+                notes_like and (not is_name(name) or (drafts and name not in seen))
+            ):
+                if text.strip():
+                    notes.append(_strip_markdown(text).strip())
+                i = _collect_notes(body, i, notes)
+                if drafts:
+                    break
+                continue
+            if is_name(_strip_markdown(name).strip()):
+                name = _strip_markdown(name).strip()
+                seen.add(name)
+                drafts.append(_Draft(name, start, [_strip_markdown(text)]))
+                continue
+        if drafts:
+            drafts[-1].parts.append(_strip_markdown(line))
+        else:
+            preamble.append(_strip_markdown(line).strip())
+    if notes:
+        fields["metadata"]["notes"] = notes
+    if any(preamble):
+        fields["metadata"]["preamble"] = " ".join(p for p in preamble if p)
+    return build(_to_turns(drafts), path, "text", **fields)
+
+
+def _collect_notes(body: list[str], i: int, notes: list[str]) -> int:
+    """Gather the bullet lines of a notes section; return where the section ends."""
+    while i < len(body):
+        line = body[i]
+        if _bold_label(line) and not _BULLET.match(line):
+            break
+        bullet = _BULLET.match(line)
+        if bullet:
+            notes.append(_strip_markdown(bullet[1]).strip())
+        i += 1
+    return i

@@ -1,0 +1,115 @@
+"""The Transcript and Turn dataclasses and the project's own transcript JSON.
+
+Every reader (`analyzer.readers`) and, later, every ASR backend produces a `Transcript`; the
+grading engine reads nothing else. The JSON shape is the contract in DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROLES = ("rep", "customer", "unknown")
+
+
+@dataclass
+class Turn:
+    """One speaker's uninterrupted stretch of speech."""
+
+    speaker: str
+    text: str
+    start: float | None = None  # seconds from the start of the call; None when not known
+    end: float | None = None
+    role: str = "unknown"  # rep | customer | unknown
+    channel: int | None = None  # audio channel it came from, when the call was stereo
+
+
+@dataclass
+class Transcript:
+    """A call as text: who said what, and when."""
+
+    call_id: str
+    turns: list[Turn]
+    rep: str | None = None  # the rep's speaker name, when the source says so
+    started_at: str | None = None  # ISO 8601 date or date-time of the call
+    audio: str | None = None  # the recording this transcript came from
+    duration: float | None = None  # seconds
+    language: str = "en"
+    source: dict[str, Any] = field(default_factory=dict)  # where it came from: format, backend...
+    metadata: dict[str, Any] = field(default_factory=dict)  # customer, outcome, call type...
+
+    @property
+    def speakers(self) -> list[str]:
+        """Distinct speaker names in order of first appearance."""
+        return list(dict.fromkeys(turn.speaker for turn in self.turns))
+
+    @property
+    def span_seconds(self) -> float | None:
+        """Duration if known, else the end of the last timed turn."""
+        if self.duration is not None:
+            return self.duration
+        ends = [t.end for t in self.turns if t.end is not None]
+        return max(ends) if ends else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not data["metadata"]:
+            del data["metadata"]
+        return data
+
+
+def transcript_from_dict(data: dict[str, Any], default_call_id: str) -> Transcript:
+    """Build a Transcript from the project JSON shape. Raises ValueError/TypeError/KeyError."""
+    turns = []
+    for i, raw in enumerate(data["turns"]):
+        if not isinstance(raw, dict):
+            raise TypeError(f"turns[{i}] is not an object")
+        role = str(raw.get("role") or "unknown")
+        if role not in ROLES:
+            raise ValueError(f"turns[{i}].role: {role!r} is not one of {', '.join(ROLES)}")
+        turns.append(
+            Turn(
+                speaker=str(raw.get("speaker") or "Speaker"),
+                text=str(raw.get("text") or ""),
+                start=_opt_float(raw.get("start"), f"turns[{i}].start"),
+                end=_opt_float(raw.get("end"), f"turns[{i}].end"),
+                role=role,
+                channel=None if raw.get("channel") is None else int(raw["channel"]),
+            )
+        )
+    source = data.get("source") or {}
+    metadata = data.get("metadata") or {}
+    if not isinstance(source, dict) or not isinstance(metadata, dict):
+        raise TypeError("source and metadata must be objects")
+    return Transcript(
+        call_id=str(data.get("call_id") or default_call_id),
+        turns=turns,
+        rep=None if data.get("rep") in (None, "") else str(data["rep"]),
+        started_at=None if data.get("started_at") is None else str(data["started_at"]),
+        audio=None if data.get("audio") is None else str(data["audio"]),
+        duration=_opt_float(data.get("duration"), "duration"),
+        language=str(data.get("language") or "en"),
+        source=dict(source),
+        metadata=dict(metadata),
+    )
+
+
+def write_transcript_json(transcript: Transcript, path: str | Path) -> None:
+    """Write the project JSON atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(transcript.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+def _opt_float(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{where} is not a number")
+    number = float(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{where} is not a finite number")
+    return number
