@@ -36,11 +36,21 @@ def _load(rubric_path: Path | None) -> Rubric:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--rubric", "rubric_path", type=click.Path(path_type=Path),
-              help="Rubric YAML (default: rubrics/inside-sales.yaml).")
+@click.option(
+    "--rubric",
+    "rubric_path",
+    type=click.Path(path_type=Path),
+    help="Rubric YAML (default: rubrics/inside-sales.yaml).",
+)
 @click.option("--rep", help="The rep's speaker name (default: from metadata, else inferred).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="table for a person, json: one grade per line.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for a person, json: one grade per line.",
+)
 def score(paths: tuple[Path, ...], rubric_path: Path | None, rep: str | None, fmt: str) -> None:
     """Grade transcripts (files or folders) and print each grade with its evidence."""
     rubric = _load(rubric_path)
@@ -67,10 +77,14 @@ def _summary(grades: list, failures: list, to_stderr: bool) -> None:
     if grades:
         mean = sum(g.grade for g in grades) / len(grades)
         flagged = [g for g in grades if not g.passed]
-        lines.append(f"Mean grade {mean:.1f}; {len(flagged)} below pass or missing a critical item.")
+        lines.append(
+            f"Mean grade {mean:.1f}; {len(flagged)} below pass or missing a critical item."
+        )
         for g in grades:
-            lines.append(f"  {g.grade:5.1f}  {'pass' if g.passed else 'FAIL'}  {g.call_id}"
-                         + (f"  [{', '.join(g.flags)}]" if g.flags else ""))
+            lines.append(
+                f"  {g.grade:5.1f}  {'pass' if g.passed else 'FAIL'}  {g.call_id}"
+                + (f"  [{', '.join(g.flags)}]" if g.flags else "")
+            )
     if failures:
         lines.append(f"{len(failures)} failed:")
         lines.extend(f"  {f}" for f in failures)

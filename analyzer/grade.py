@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from .match import CallMatches, RubricMatcher, SpokenSentence
-from .phases import Segmentation, Span, TriggerHit, segment_phases, speaker_fits
+from .phases import Segmentation, Span, TriggerHit, segment_phases
 from .roles import RoleDecision, decide_roles
 from .rubric import Item, Phase, Rubric
 from .text import get_normalizer
@@ -24,7 +26,7 @@ PARTIAL_THRESHOLD = 0.6  # a near miss: half credit when nothing better was said
 PARTIAL_CREDIT = 0.5  # share of an item's points for a near miss
 CONFIDENCE_SPAN = 0.25  # score distance from a threshold at which confidence reaches 1
 LOW_CONFIDENCE = 0.6  # item confidence below this flags the call for a human look
-CLOSEST_FLOOR = 0.4  # a missed item shows its closest sentence when it scored at least this
+CLOSEST_FLOOR = 0.5  # a missed item shows its closest sentence when it scored at least this
 TOO_SHORT_SECONDS = 30.0  # calls shorter than this are flagged too_short
 TOO_SHORT_TURNS = 4  # ...and so are calls with fewer turns
 
@@ -180,11 +182,15 @@ class Grader:
         turns = transcript.turns
         matches = self.matcher.match_call(turns)
         decision = decide_roles(transcript, self.rubric, matches, rep)
-        segmentation = segment_phases(
-            turns, self.rubric, matches, decision.roles, MET_THRESHOLD
+        segmentation = segment_phases(turns, self.rubric, matches, decision.roles, MET_THRESHOLD)
+        roles = np.array(
+            [decision.roles.get(s.speaker, "customer") for s in matches.sentences], dtype=object
+        )
+        labels = np.array(
+            [segmentation.phase_of_turn(s.turn) for s in matches.sentences], dtype=object
         )
         phases = [
-            self._grade_phase(phase, transcript, matches, decision, segmentation)
+            self._grade_phase(phase, transcript, matches, segmentation, roles, labels)
             for phase in self.rubric.phases
         ]
         return _assemble(transcript, self.rubric, decision, phases, bool(matches.sentences))
@@ -194,15 +200,17 @@ class Grader:
         phase: Phase,
         transcript: Transcript,
         matches: CallMatches,
-        decision: RoleDecision,
         segmentation: Segmentation,
+        roles: np.ndarray,
+        labels: np.ndarray,
     ) -> PhaseResult:
         applies = segmentation.applies[phase.id]
         items = [
-            _grade_item(item, phase, transcript, matches, decision, segmentation)
+            _grade_item(item, phase, transcript, matches, roles, labels)
             if applies
-            else ItemResult(item.id, item.text, "na", item.points, 0.0, 1.0, item.critical,
-                            item.forbidden)
+            else ItemResult(
+                item.id, item.text, "na", item.points, 0.0, 1.0, item.critical, item.forbidden
+            )
             for item in phase.items
         ]
         return PhaseResult(
@@ -228,27 +236,36 @@ def _grade_item(
     phase: Phase,
     transcript: Transcript,
     matches: CallMatches,
-    decision: RoleDecision,
-    segmentation: Segmentation,
+    sentence_roles: np.ndarray,
+    sentence_phases: np.ndarray,
 ) -> ItemResult:
     scores = matches.item_scores[item.id]
     phrases = matches.item_phrase[item.id]
-    candidates: list[tuple[bool, float, int]] = []  # (in phase, score, sentence index)
-    for k, sentence in enumerate(matches.sentences):
-        if speaker_fits(item, decision.roles.get(sentence.speaker, "customer")):
-            in_phase = segmentation.phase_of_turn(sentence.turn) == phase.id
-            candidates.append((in_phase, float(scores[k]), k))
-    # best first; among matches, those inside the phase first
+    fits = (
+        np.ones(len(scores), dtype=bool)
+        if item.speaker == "any"
+        else sentence_roles == item.speaker
+    )
+    in_phase = sentence_phases == phase.id
+    # (in phase, score, sentence index), best first; among matches, those inside the phase first
+    candidates = [
+        (bool(in_phase[k]), float(scores[k]), int(k))
+        for k in np.nonzero(fits & (scores >= CLOSEST_FLOOR))[0]
+    ]
     candidates.sort(key=lambda c: (c[1] >= MET_THRESHOLD, c[0], c[1]), reverse=True)
     hits = [c for c in candidates if c[1] >= MET_THRESHOLD]
     near = [c for c in candidates if c[1] < MET_THRESHOLD]
     best_near = max((c[1] for c in near), default=0.0)
+    if not near and len(hits) < int(fits.sum()):  # sentences below the floor still bound "near"
+        below = scores[fits & (scores < CLOSEST_FLOOR)]
+        best_near = float(below.max()) if below.size else 0.0
 
     def evidence(c: tuple[bool, float, int]) -> Evidence:
         return _evidence(matches.sentences[c[2]], phrases[c[2]], c[1], c[0], transcript)
 
-    result = ItemResult(item.id, item.text, "missed", item.points, 0.0, 1.0, item.critical,
-                        item.forbidden)
+    result = ItemResult(
+        item.id, item.text, "missed", item.points, 0.0, 1.0, item.critical, item.forbidden
+    )
     if item.forbidden:
         if hits:
             result.evidence = [evidence(c) for c in hits]
@@ -315,10 +332,9 @@ def _assemble(
 ) -> Grade:
     scored = [p for p in phases if p.status == "scored"]
     weight = sum(p.weight for p in scored)
-    grade = round(100.0 * sum(p.earned for p in scored) / weight, 1) if weight else 0.0
-    critical_missed = any(
-        i.critical and i.status == "missed" for p in scored for i in p.items
-    )
+    earned = sum(p.earned for p in scored)
+    grade = round(100.0 * earned / weight, 1) if weight and has_speech else 0.0
+    critical_missed = any(i.critical and i.status == "missed" for p in scored for i in p.items)
     flags = set()
     if grade < rubric.pass_mark:
         flags.add("below_pass_mark")

@@ -15,7 +15,7 @@ promising pairs get the exact windowed score.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -28,7 +28,7 @@ CONTENT_WEIGHT = 1.0
 FUNCTION_WEIGHT = 0.3
 TOKEN_CUTOFF = 80.0  # rapidfuzz ratio (0-100) above which two tokens are the same word misheard
 FUZZY_MIN_LENGTH = 4  # shorter tokens must match exactly ("can" is not "man")
-PREFILTER = 0.4  # coverage below which a sentence/phrase pair is not scored exactly
+PREFILTER = 0.5  # coverage below which a sentence/phrase pair is not scored exactly
 WINDOW_SLACK = 3  # extra words a sentence may put between the phrase's words
 SLOT_WIDTH = 3  # words a `{placeholder}` may stand for
 
@@ -42,9 +42,16 @@ class Phrase:
     weights: tuple[float, ...]
     slots: int  # number of {placeholders}
 
+    columns: np.ndarray = field(compare=False)  # vocabulary ids of the tokens
+    weight_array: np.ndarray = field(compare=False)
+
     @property
     def window(self) -> int:
         return len(self.tokens) + self.slots * SLOT_WIDTH + WINDOW_SLACK
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights)
 
 
 class PhraseIndex:
@@ -58,9 +65,18 @@ class PhraseIndex:
             weights = tuple(
                 FUNCTION_WEIGHT if is_function_word(t) else CONTENT_WEIGHT for t in tokens
             )
-            self.phrases.append(Phrase(text, tokens, weights, len(PLACEHOLDER.findall(text))))
             for token in tokens:
                 vocab.setdefault(token, len(vocab))
+            self.phrases.append(
+                Phrase(
+                    text,
+                    tokens,
+                    weights,
+                    len(PLACEHOLDER.findall(text)),
+                    np.array([vocab[t] for t in tokens], dtype=np.int64),
+                    np.array(weights, dtype=np.float32),
+                )
+            )
         self.vocab = vocab
         self.weights = np.zeros((len(self.phrases), len(vocab)), dtype=np.float32)
         for row, phrase in enumerate(self.phrases):
@@ -71,8 +87,11 @@ class PhraseIndex:
         self._fuzzy_ids = np.array([vocab[t] for t in self._fuzzy_vocab], dtype=np.int64)
         self._token_cache: dict[str, np.ndarray] = {}
 
-    def token_similarity(self, tokens: Sequence[str]) -> dict[str, np.ndarray]:
-        """For each token, its similarity (0-1) to every vocabulary word. Cached across calls."""
+    def token_similarity(self, tokens: Sequence[str]) -> np.ndarray:
+        """Similarity (0-1) of each token to every vocabulary word: (tokens, vocabulary).
+
+        Rows are cached across calls, so a night's batch compares each distinct word once.
+        """
         missing = [t for t in dict.fromkeys(tokens) if t not in self._token_cache]
         if missing:
             rows = np.zeros((len(missing), len(self.vocab)), dtype=np.float32)
@@ -87,14 +106,16 @@ class PhraseIndex:
                     workers=1,
                 )
                 rows[np.ix_(fuzzy_rows, self._fuzzy_ids)] = scores.astype(np.float32) / 100.0
+            if len(self._token_cache) + len(missing) > 200_000:  # a long batch: bound memory
+                self._token_cache.clear()
             for i, token in enumerate(missing):
                 exact = self.vocab.get(token)
                 if exact is not None:
                     rows[i, exact] = 1.0
                 self._token_cache[token] = rows[i]
-            if len(self._token_cache) > 200_000:  # a long batch: keep memory bounded
-                self._token_cache.clear()
-        return {t: self._token_cache[t] for t in tokens}
+        if not tokens:
+            return np.zeros((0, len(self.vocab)), dtype=np.float32)
+        return np.stack([self._token_cache[t] for t in tokens])
 
     def score(self, sentences: Sequence[Sentence]) -> np.ndarray:
         """Scores (0-1) of every sentence against every phrase: shape (sentences, phrases)."""
@@ -102,37 +123,27 @@ class PhraseIndex:
         if not sentences or not self.phrases:
             return scores
         sims = self.token_similarity([t for s in sentences for t in s.tokens])
-        present = np.zeros((len(sentences), len(self.vocab)), dtype=np.float32)
-        for row, sentence in enumerate(sentences):
-            present[row] = np.max([sims[t] for t in sentence.tokens], axis=0)
+        offsets = np.cumsum([0] + [len(s.tokens) for s in sentences[:-1]])
+        present = np.maximum.reduceat(sims, offsets, axis=0)  # (sentences, vocabulary)
         coverage = present @ self.weights.T
         for row, col in zip(*np.nonzero(coverage >= PREFILTER), strict=True):
-            scores[row, col] = self._window_score(sentences[row], self.phrases[col], sims)
+            start = offsets[row]
+            rows = sims[start : start + len(sentences[row].tokens)]
+            scores[row, col] = self._window_score(rows, self.phrases[col])
         return scores
 
-    def _window_score(
-        self, sentence: Sentence, phrase: Phrase, sims: dict[str, np.ndarray]
-    ) -> float:
+    def _window_score(self, sentence_sims: np.ndarray, phrase: Phrase) -> float:
         """Weighted share of the phrase's words found within one window of the sentence."""
-        total = sum(phrase.weights)
-        if total == 0:
+        if phrase.total == 0:
             return 0.0
-        columns = [self.vocab[t] for t in phrase.tokens]
-        hits: list[tuple[int, int, float]] = []  # (position in sentence, phrase token, credit)
-        for pos, token in enumerate(sentence.tokens):
-            row = sims[token]
-            for j, col in enumerate(columns):
-                if row[col] > 0:
-                    hits.append((pos, j, float(row[col]) * phrase.weights[j]))
-        best = 0.0
+        credit = sentence_sims[:, phrase.columns] * phrase.weight_array  # (sentence, phrase)
         width = phrase.window
-        for start, _, _ in hits:
-            credit: dict[int, float] = {}
-            for pos, j, value in hits:
-                if start <= pos < start + width and value > credit.get(j, 0.0):
-                    credit[j] = value
-            best = max(best, sum(credit.values()))
-        return min(1.0, best / total)
+        if credit.shape[0] <= width:
+            best = float(credit.max(axis=0).sum())
+        else:
+            windows = np.lib.stride_tricks.sliding_window_view(credit, width, axis=0)
+            best = float(windows.max(axis=2).sum(axis=1).max())
+        return min(1.0, best / phrase.total)
 
 
 def _fuzzy_eligible(token: str) -> bool:
@@ -180,10 +191,11 @@ class RubricMatcher:
         self.index = PhraseIndex(phrases, normalizer)
 
     def split(self, turns: Sequence[Turn]) -> list[SpokenSentence]:
+        per_turn = self.normalizer.sentences_of([turn.text for turn in turns])
         return [
             SpokenSentence(i, turn.speaker, s.text, s.tokens)
-            for i, turn in enumerate(turns)
-            for s in self.normalizer.sentences(turn.text)
+            for i, (turn, sentences) in enumerate(zip(turns, per_turn, strict=True))
+            for s in sentences
         ]
 
     def match_call(self, turns: Sequence[Turn]) -> CallMatches:
@@ -206,9 +218,7 @@ def _extend(phrases: list[str], new: Sequence[str]) -> list[int]:
     return list(range(start, len(phrases)))
 
 
-def _best_of(
-    scores: np.ndarray, cols: list[int], texts: list[str]
-) -> tuple[np.ndarray, list[str]]:
+def _best_of(scores: np.ndarray, cols: list[int], texts: list[str]) -> tuple[np.ndarray, list[str]]:
     if not cols:
         return np.zeros(scores.shape[0], dtype=np.float32), [""] * scores.shape[0]
     block = scores[:, cols]

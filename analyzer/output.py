@@ -52,7 +52,7 @@ def _phase_lines(phase: PhaseResult) -> list[str]:
     lines = [head]
     if phase.trigger is not None:
         t = phase.trigger
-        lines.append(f"    happened: {t.speaker} said \"{_cut(t.text)}\"")
+        lines.append(f'    happened: {t.speaker} said "{_cut(t.text)}"')
     for item in phase.items:
         lines.extend(_item_lines(item))
     return lines
@@ -81,12 +81,12 @@ def _item_lines(item: ItemResult) -> list[str]:
 def _evidence_line(e: Evidence) -> str:
     when = f"[{clock(e.start)}] " if e.start is not None else f"(turn {e.turn}) "
     where = "" if e.in_phase else "  outside phase"
-    return f"{when}{e.speaker}: \"{_cut(e.text)}\"  {e.score:.2f}{where}"
+    return f'{when}{e.speaker}: "{_cut(e.text)}"  {e.score:.2f}{where}'
 
 
 def clock(seconds: float) -> str:
     """Seconds as m:ss, or h:mm:ss past an hour."""
-    whole = int(round(seconds))
+    whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"

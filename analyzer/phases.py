@@ -19,11 +19,11 @@ from .rubric import Item, Phase, Rubric
 from .transcript import Turn
 
 TRIGGER_THRESHOLD = 0.75  # a trigger counts as said at this score
-EVIDENCE_FLOOR = 0.5  # scores below this are no evidence for a phase
+EVIDENCE_FLOOR = 0.55  # scores below this are no evidence for a phase
 EVIDENCE_GAIN = 3.0  # log-score of a perfect match in a turn
 FORWARD_COST = 0.6  # moving on to a later phase
 SKIP_COST = 0.3  # per phase skipped on the way
-BACK_COST = 3.0  # going back to an earlier phase
+BACK_COST = 4.5  # going back to an earlier phase: more than one strong match gains
 INTERLEAVE_COST = 1.0  # entering or leaving a phase that may interleave
 START_COST = 0.5  # per phase skipped before the first turn
 
@@ -136,17 +136,21 @@ def _evidence(
 ) -> np.ndarray:
     """Log-score of each turn belonging to each phase, from its matches: (turns, phases)."""
     strength = np.zeros((len(turns), len(states)), dtype=np.float64)
+    if not matches.sentences:
+        return strength
+    role = np.array([roles.get(s.speaker, "customer") for s in matches.sentences], dtype=object)
+    turn_of = np.array([s.turn for s in matches.sentences], dtype=np.int64)
+    not_rep = role != "rep"
     for j, phase in enumerate(states):
-        for k, sentence in enumerate(matches.sentences):
-            role = roles.get(sentence.speaker, "customer")
-            best = 0.0
-            for item in phase.items:
-                if not item.forbidden and speaker_fits(item, role):
-                    best = max(best, float(matches.item_scores[item.id][k]))
-            if role != "rep":
-                best = max(best, float(matches.trigger_scores[phase.id][k]))
-            t = sentence.turn
-            strength[t, j] = max(strength[t, j], best)
+        best = np.where(not_rep, matches.trigger_scores[phase.id], 0.0)
+        for item in phase.items:
+            if item.forbidden:
+                continue
+            scores = matches.item_scores[item.id]
+            if item.speaker != "any":
+                scores = np.where(role == item.speaker, scores, 0.0)
+            best = np.maximum(best, scores)
+        np.maximum.at(strength[:, j], turn_of, best)
     return EVIDENCE_GAIN * np.clip((strength - EVIDENCE_FLOOR) / (1 - EVIDENCE_FLOOR), 0, 1)
 
 
@@ -180,8 +184,11 @@ def _decode(
     n_turns, n_states = emit.shape
     score = -START_COST * np.arange(n_states) + emit[0]
     back = np.zeros((n_turns, n_states), dtype=np.int64)
+    change = 1.0 - np.eye(n_states)
     for t in range(1, n_turns):
-        candidates = score[:, None] + trans  # from i (rows) to j (columns)
+        # from i (rows) to j (columns); of two equal paths, the one that changes phase later wins,
+        # so a phase lasts until the turn that shows the next one
+        candidates = score[:, None] + trans - 1e-6 * (n_turns - t) * change
         back[t] = candidates.argmax(axis=0)
         score = candidates.max(axis=0) + emit[t]
     path = [int(score.argmax())]

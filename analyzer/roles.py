@@ -66,9 +66,7 @@ def find_speaker(name: str, speakers: list[str]) -> str | None:
     return candidates[0] if len(candidates) == 1 else None
 
 
-def infer_rep_scores(
-    speakers: list[str], rubric: Rubric, matches: CallMatches
-) -> dict[str, float]:
+def infer_rep_scores(speakers: list[str], rubric: Rubric, matches: CallMatches) -> dict[str, float]:
     """Per speaker: summed best scores of rep items, minus the phase triggers they said."""
     owner = np.array([s.speaker for s in matches.sentences], dtype=object)
     evidence = {}
@@ -87,8 +85,6 @@ def infer_rep_scores(
             total -= best if best >= INFERENCE_FLOOR else 0.0
         evidence[speaker] = round(total, 3)
     return evidence
-
-
 
 
 def _decision(rep: str, source: str, speakers: list[str]) -> RoleDecision:

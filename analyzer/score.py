@@ -47,9 +47,7 @@ def _looks_like_transcript(path: Path) -> bool:
     return name.endswith(TRANSCRIPT_SUFFIXES)
 
 
-def score_files(
-    paths: Iterable[Path], grader: Grader, rep: str | None = None
-) -> Iterator[Scored]:
+def score_files(paths: Iterable[Path], grader: Grader, rep: str | None = None) -> Iterator[Scored]:
     """Grade each file in turn; a file that fails yields its error and the rest go on."""
     for path in paths:
         try:

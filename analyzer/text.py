@@ -3,30 +3,36 @@
 spaCy's blank English pipeline gives tokens and sentences (sentencizer); spaCy's lookup tables
 (spacy-lookups-data) give lemmas. On top of that, the forms that differ between a script and
 casual or misrecognised speech are folded together: case, contractions ("we're" -> "we be"),
-numbers ("ten", "10", "10:30" -> one number token), weekdays, fillers ("um", "uh") and a small lexicon of equivalent sales
-expressions ("put me through to" = "speak with") kept in `data/synonyms.txt`.
+numbers ("ten", "10", "10:30" -> one number token), weekdays, fillers ("um", "uh") and a small
+lexicon of equivalent sales expressions ("put me through to" = "speak with") kept in
+`data/synonyms.txt`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 import spacy
+from spacy.attrs import IDX, LENGTH, NORM, ORTH, SENT_START
+from spacy.lookups import load_lookups
+from spacy.tokens import Doc
 
 # Words that carry little meaning on their own: matched like any token, weighted low.
 FUNCTION_WORDS = frozenset(
-    """a an the this that these those it its i me my mine we us our ours you your yours he him his
-    she her hers they them their theirs be do have will would can could shall should may might must
-    to of in on at by for with from about as into onto over under than then so and or but if not no
-    nor yes ok okay oh well just there here what which who whom whose when where why how all any
-    some each every very really quite also too up down out off again one""".split()
+    """a an the this that these those it its i me my mine we us our ours you your yours he him
+    his she her hers they them their theirs be do have will would can could shall should may
+    might must to of in on at by for with from about as into onto over under than then so
+    and or but if not no nor yes ok okay oh well just there here what which who whom whose
+    when where why how all any some each every very really quite also too up down out off
+    again one""".split()
 )
 
 # Sounds that are not words: dropped before matching.
-FILLERS = frozenset("um umm ummm uh uhh uhm er erm ah ahh hmm hm mm mmm mhm".split())
+FILLERS = frozenset("""um umm ummm uh uhh uhm er erm ah ahh hmm hm mm mmm mhm""".split())
 
 # Spellings casual speech and ASR produce, folded before lemmatising.
 SPELLINGS = {
@@ -49,25 +55,21 @@ SPELLINGS = {
     "coz": "because",
     "ok": "okay",
     "alright": "all right",
-    "email": "email",
     "e-mail": "email",
     "follow-up": "follow up",
     "followup": "follow up",
 }
 
-_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen \
-fifteen sixteen seventeen eighteen nineteen".split()
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
-NUMBER_WORDS = {word: n for n, word in enumerate(_UNITS)} | {
-    word: 20 + 10 * n for n, word in enumerate(_TENS)
-}
-NUMBER_WORDS |= {"hundred": 100, "thousand": 1000, "million": 1000000}
+_UNITS = """zero one two three four five six seven eight nine ten eleven
+twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen""".split()
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+NUMBER_WORDS = frozenset([*_UNITS, *_TENS, "hundred", "thousand", "million"])
 
 # Classes of words whose exact value does not change the behaviour: "Thursday at ten" and
 # "Tuesday at two" both propose a time.
 WORD_CLASSES = {
     day: "~weekday"
-    for day in "monday tuesday wednesday thursday friday saturday sunday".split()
+    for day in ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 } | {"tomorrow": "~weekday", "morning": "~daypart", "afternoon": "~daypart", "evening": "~daypart"}
 NUMBER = "~number"
 _NUMERIC = re.compile(r"^\d+(?:[.,:]\d+)*(?:am|pm|k|%)?$")
@@ -90,29 +92,54 @@ class Normalizer:
     def __init__(self) -> None:
         self.nlp = spacy.blank("en")
         self.nlp.add_pipe("sentencizer")
-        lemmatizer = self.nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-        self.nlp.initialize()
-        self._cache: dict[str, str] = {}
-        self._lemmas = lemmatizer.lookups.get_table("lemma_lookup")
+        self._lemmas = load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
+        self._cache: dict[str, str] = {}  # word -> lemma
+        self._folded: dict[tuple[int, int], str] = {}  # (orth, norm) hashes -> matching form
         self._synonyms = _SynonymTable(self, _read_synonyms())
 
     def sentences(self, text: str) -> list[Sentence]:
         """Split text into sentences, each with its normalised tokens (empty ones dropped)."""
-        doc = self.nlp(text)
-        out = []
-        for sent in doc.sents:
-            tokens = self._synonyms.fold(self._fold_tokens(tok.text, tok.norm_) for tok in sent)
-            if tokens:
-                out.append(Sentence(sent.text.strip(), tuple(tokens)))
+        return self.sentences_of([text])[0]
+
+    def sentences_of(self, texts: Sequence[str]) -> list[list[Sentence]]:
+        """`sentences` for many texts (a call's turns) in one spaCy pass."""
+        return [
+            self._split(text, doc) for text, doc in zip(texts, self.nlp.pipe(texts), strict=True)
+        ]
+
+    def _split(self, text: str, doc: Doc) -> list[Sentence]:
+        if not len(doc):
+            return []
+        out: list[Sentence] = []
+        words: list[str] = []
+        first = last = 0
+        rows = doc.to_array([ORTH, NORM, SENT_START, IDX, LENGTH]).tolist()
+        for orth, norm, sent_start, idx, length in rows:
+            if sent_start == 1 and idx > first:
+                self._flush(out, text[first:last], words)
+                words, first = [], idx
+            words.append(self._fold_hashes(orth, norm))
+            last = idx + length
+        self._flush(out, text[first:last], words)
         return out
+
+    def _flush(self, out: list[Sentence], text: str, words: list[str]) -> None:
+        tokens = self._synonyms.fold(words)
+        if tokens:
+            out.append(Sentence(text.strip(), tuple(tokens)))
+
+    def _fold_hashes(self, orth: int, norm: int) -> str:
+        folded = self._folded.get((orth, norm))
+        if folded is None:
+            strings = self.nlp.vocab.strings
+            folded = self._fold_tokens(strings[orth], strings[norm])
+            if len(self._folded) < 500_000:
+                self._folded[(orth, norm)] = folded
+        return folded
 
     def tokens(self, text: str) -> tuple[str, ...]:
         """Normalised tokens of a phrase, placeholders such as `{name}` removed."""
-        return self.tokens_keeping_placeholders(PLACEHOLDER.sub(" ", text))
-
-    def tokens_keeping_placeholders(self, text: str) -> tuple[str, ...]:
-        raw = self._raw_tokens(text)
-        return tuple(self._synonyms.fold(raw))
+        return tuple(self._synonyms.fold(self._raw_tokens(PLACEHOLDER.sub(" ", text))))
 
     def _raw_tokens(self, text: str) -> list[str]:
         doc = self.nlp.make_doc(text)
@@ -144,33 +171,34 @@ class _SynonymTable:
     """Multi-word expressions folded into one concept token, longest match first."""
 
     def __init__(self, normalizer: Normalizer, groups: dict[str, list[str]]) -> None:
-        self._index: dict[tuple[str, ...], str] = {}
+        by_first: dict[str, dict[tuple[str, ...], str]] = {}
         for concept, variants in groups.items():
             for variant in variants:
-                key = tuple(
-                    w for t in normalizer._raw_tokens(variant) for w in t.split() if w
-                )
+                key = tuple(w for t in normalizer._raw_tokens(variant) for w in t.split() if w)
                 if key:
-                    self._index[key] = concept
-        self._longest = max((len(k) for k in self._index), default=0)
+                    by_first.setdefault(key[0], {})[key] = concept
+        # for each first word: its expressions, longest first
+        self._index = {
+            first: sorted(keys.items(), key=lambda kv: -len(kv[0]))
+            for first, keys in by_first.items()
+        }
 
-    def fold(self, raw: object) -> list[str]:
-        words = [w for token in raw for w in token.split() if w]  # type: ignore[attr-defined]
+    def fold(self, raw: Iterable[str]) -> list[str]:
+        words = [w for token in raw if token for w in token.split()]
         out: list[str] = []
         i = 0
         while i < len(words):
-            for size in range(min(self._longest, len(words) - i), 0, -1):
-                concept = self._index.get(tuple(words[i : i + size]))
-                if concept is not None:
+            word = words[i]
+            for key, concept in self._index.get(word, ()):
+                if tuple(words[i : i + len(key)]) == key:
                     out.append(concept)
-                    i += size
+                    i += len(key)
                     break
             else:
-                if not (words[i] == NUMBER and out and out[-1] == NUMBER):
-                    out.append(words[i])  # "thirty four" is one number
+                if not (word == NUMBER and out and out[-1] == NUMBER):
+                    out.append(word)  # "thirty four" is one number
                 i += 1
-        return [w for w in out if w]
-
+        return out
 
 
 def _read_synonyms() -> dict[str, list[str]]:

@@ -43,14 +43,23 @@ def test_valid_rubric_loads_with_defaults(tmp_path):
     assert (r.rubric, r.version, r.pass_mark) == ("mini", 2, 60)
     assert [p.id for p in r.phases] == ["opening", "close"]
     intro = r.items[0]
-    assert (intro.speaker, intro.critical, intro.forbidden, intro.min_count) == ("rep", False, False, 1)
+    assert (intro.speaker, intro.critical, intro.forbidden, intro.min_count) == (
+        "rep",
+        False,
+        False,
+        1,
+    )
     assert r.phase_of("ask").id == "close"
 
 
 def test_default_rubric_is_valid_and_complete():
     r = load_rubric(ROOT / "rubrics" / "inside-sales.yaml")
     assert [p.id for p in r.phases] == [
-        "gatekeeper", "rapport", "qualification", "objections", "commitment"
+        "gatekeeper",
+        "rapport",
+        "qualification",
+        "objections",
+        "commitment",
     ]
     assert sum(p.weight for p in r.phases) == 100
     assert 12 <= len(r.items) <= 20
@@ -95,8 +104,9 @@ def test_sum_error_reported_beside_type_error():
         parse_rubric(bad)
     problems = info.value.problems
     assert any("phases[0].items[0].points: Input should be a valid number" in p for p in problems)
-    assert any("phases[1].items: item points sum to 55, but the phase weight is 60" in p
-               for p in problems)
+    assert any(
+        "phases[1].items: item points sum to 55, but the phase weight is 60" in p for p in problems
+    )
 
 
 @pytest.mark.parametrize(
@@ -105,13 +115,17 @@ def test_sum_error_reported_beside_type_error():
         ("rubric: x\nphases: []\n", "phases: List should have at least 1 item"),
         ("- just\n- a list\n", "the file must be a YAML mapping"),
         ("rubric: [unclosed\n", "not valid YAML"),
-        (GOOD.replace("phrases: [\"Can we book a call?\"]", "phrases: [\"  \"]"), "a phrase is empty"),
-        (GOOD.replace("min_count", "x").replace("points: 50", "points: -50"),
-         "phases[1].items[0].points: Input should be greater than 0"),
+        (GOOD.replace('phrases: ["Can we book a call?"]', 'phrases: ["  "]'), "a phrase is empty"),
+        (
+            GOOD.replace("min_count", "x").replace("points: 50", "points: -50"),
+            "phases[1].items[0].points: Input should be greater than 0",
+        ),
         (GOOD.replace("pass_mark: 60", "pass_mark: 160"), "pass_mark: Input should be less than"),
         (GOOD.replace("  - id: opening\n", "  - id: close\n"), "duplicate phase id 'close'"),
-        (GOOD.replace("speaker", "x").replace("        critical: true", "        speaker: boss"),
-         "speaker: Input should be 'rep', 'customer' or 'any'"),
+        (
+            GOOD.replace("speaker", "x").replace("        critical: true", "        speaker: boss"),
+            "speaker: Input should be 'rep', 'customer' or 'any'",
+        ),
         ("title: no id\nphases: []\n", "rubric: required key is missing"),
     ],
 )

@@ -161,7 +161,7 @@ def is_name(text: str) -> bool:
         # "Dr." and "J." may end with a dot; "Hi." may not (it ends a sentence).
         if word.endswith(".") and len(word) > 2 and word[:-1].lower() not in _TITLES:
             return False
-    if len(words) > 1:
+    if len(words) > 1 and not all(w.isdigit() for w in words[1:]):  # "agent 2" is fine
         for word in words:
             if not (word[0].isupper() or word[0].isdigit() or word.lower() in _NAME_PARTICLES):
                 return False

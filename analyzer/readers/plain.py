@@ -149,11 +149,12 @@ def _mid_labels(text: str) -> list[_Mid]:
         after_stamp = None
         if trailing := _TRAILING_STAMP.search(before):
             after_stamp, before = parse_stamp(trailing["s"]), before[: trailing.start()]
-        words = list(re.finditer(r"\S+", before))
+        window = max(0, len(before) - 120)  # a label is at most 4 short words (and a stamp)
+        words = list(re.compile(r"\S+").finditer(before, window))
         options = []
         for k in range(1, min(4, len(words)) + 1):
             first = words[-k]
-            if first.start() == 0:
+            if first.start() == 0 or (k == len(words) and window > 0 and first.start() == window):
                 break
             prefix = before[: first.start()]
             stamp, begin = after_stamp, first.start()
@@ -282,7 +283,7 @@ def _to_turns(drafts: list[_Draft]) -> list[Turn]:
 def _strip_markdown(text: str) -> str:
     text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
     text = re.sub(r"(?<!\w)__(.+?)__(?!\w)", r"\1", text)
-    text = re.sub(r"(?<!\w)_(\S(?:[^_]*\S)?)_(?!\w)", r"\1", text)
+    text = re.sub(r"(?<!\w)_(\S(?:[^_\n]{0,200}?\S)?)_(?!\w)", r"\1", text)
     text = re.sub(r"!?\[([^\]\n]*)\]\([^)\n]*\)", r"\1", text)
     text = re.sub(r"`([^`\n]*)`", r"\1", text)
     return text.replace("**", "").replace("~~", "")

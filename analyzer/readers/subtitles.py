@@ -40,9 +40,12 @@ class _Cue:
     lines: list[str]
 
 
-def looks_like_subtitles(text: str) -> bool:
-    """Whether some line is an SRT/WebVTT timing line (00:00:01,000 --> 00:00:04,000)."""
-    return any(_STRICT_TIMING.match(line) for line in text.splitlines())
+def looks_like_subtitles(text: str, strict: bool = True) -> bool:
+    """Whether some line is an SRT/WebVTT timing line (00:00:01,000 --> 00:00:04,000).
+
+    strict (for files without a subtitle extension) wants milliseconds on both times."""
+    pattern = _STRICT_TIMING if strict else _TIMING
+    return any(pattern.match(line) for line in text.splitlines())
 
 
 def read_srt(text: str, path: Path) -> Transcript:

@@ -1,0 +1,119 @@
+"""Scoring throughput on 10-minute calls (~150 turns, ~1,500 words) with the default rubric.
+
+Each call is different: its turns are drawn from the sample calls and one word in ten is
+misspelt at random, as an ASR would, so the matcher's per-token cache cannot make the figure
+look better than a real night's calls. Runs on one core (BLAS threads pinned to 1) and times
+CPU seconds, so other work on the machine does not distort the figure.
+
+    python bench/bench_score.py [--calls N] [--json]
+"""
+
+from __future__ import annotations
+
+import os
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from analyzer.grade import Grader  # noqa: E402
+from analyzer.readers import read_transcript  # noqa: E402
+from analyzer.rubric import load_rubric  # noqa: E402
+from analyzer.score import find_transcripts  # noqa: E402
+from analyzer.transcript import Transcript, Turn  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TURNS = 150
+WORDS = 1500
+SECONDS = 600.0
+
+
+def sample_lines() -> tuple[list[str], list[str]]:
+    rep, customer = [], []
+    for path in find_transcripts([ROOT / "samples"]):
+        t = read_transcript(path)
+        names = {turn.speaker for turn in t.turns if turn.role == "rep"} or {t.turns[0].speaker}
+        for turn in t.turns:
+            (rep if turn.speaker in names else customer).append(turn.text)
+    return rep, customer
+
+
+def misspell(word: str, rng: random.Random) -> str:
+    if len(word) < 4 or not word.isalpha():
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1 :] if rng.random() < 0.5 else word[:i] + word[i] + word[i:]
+
+
+def make_call(n: int, rep_lines: list[str], customer_lines: list[str], rng: random.Random):
+    turns: list[Turn] = []
+    words = 0
+    for i in range(TURNS):
+        pool = rep_lines if i % 2 == 0 else customer_lines
+        target = max(2, round((WORDS - words) / (TURNS - i) * rng.uniform(0.4, 1.6)))
+        said = rng.choice(pool).split()
+        while len(said) < target:
+            said += rng.choice(pool).split()
+        text = " ".join(misspell(w, rng) if rng.random() < 0.1 else w for w in said[:target])
+        words += len(text.split())
+        start = SECONDS * i / TURNS
+        turns.append(Turn("Rep" if i % 2 == 0 else "Customer", text, start, start + 3.5))
+    return Transcript(call_id=f"bench-{n}", turns=turns, duration=SECONDS), words
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+
+    rng = random.Random(7)
+    rubric = load_rubric(ROOT / "rubrics" / "inside-sales.yaml")
+    started = time.perf_counter()
+    grader = Grader(rubric)
+    setup = time.perf_counter() - started
+    rep_lines, customer_lines = sample_lines()
+    calls = [make_call(n, rep_lines, customer_lines, rng) for n in range(args.calls)]
+    grader.grade(calls[0][0])  # warm-up: spaCy and numpy first-call costs
+
+    times = []
+    for call, _ in calls:
+        t0 = time.process_time()
+        grader.grade(call)
+        times.append(time.process_time() - t0)
+    total = sum(times)
+    figures = {
+        "calls": len(calls),
+        "turns_per_call": TURNS,
+        "words_per_call": round(statistics.mean(w for _, w in calls)),
+        "calls_per_second": round(len(calls) / total, 1),
+        "ms_per_call_median": round(1000 * statistics.median(times), 1),
+        "ms_per_call_p95": round(1000 * sorted(times)[int(0.95 * len(times)) - 1], 1),
+        "rubric_setup_ms": round(1000 * setup),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(
+        f"Scoring {figures['calls']} ten-minute calls "
+        f"({TURNS} turns, ~{figures['words_per_call']} words each), default rubric, one core"
+    )
+    print(f"  throughput      {figures['calls_per_second']} calls/s  (goal: >= 50)")
+    print(
+        f"  per call        median {figures['ms_per_call_median']} ms, "
+        f"p95 {figures['ms_per_call_p95']} ms"
+    )
+    print(f"  rubric set-up   {figures['rubric_setup_ms']} ms (once per run)")
+    print(f"  peak memory     {figures['peak_rss_mb']} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+from pathlib import Path
+
+import pytest
+
+from analyzer.rubric import Rubric, load_rubric, parse_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A small form that exercises every rule: an optional first phase with triggers, a min_count
+# item, a critical item, a forbidden item, an optional interleaving phase, a customer item.
+MINI_RUBRIC = """\
+rubric: mini
+title: Mini prospecting form
+version: 1
+pass_mark: 70
+phases:
+  - id: screen
+    title: Getting through
+    weight: 10
+    optional: true
+    triggers: ["Who's calling, please?", "What is this regarding?"]
+    items:
+      - id: screen_ask
+        text: Asks for the decision maker
+        points: 10
+        phrases: ["Can I speak with the person in charge of purchasing?"]
+  - id: open
+    title: Opening
+    weight: 20
+    items:
+      - id: intro
+        text: Gives name and company
+        points: 10
+        phrases: ["This is Alex from Acme Solutions"]
+      - id: permission
+        text: Asks for permission
+        points: 10
+        phrases: ["Is now a bad time?", "Have you got two minutes?"]
+  - id: discover
+    title: Discovery
+    weight: 40
+    items:
+      - id: questions
+        text: Asks three discovery questions
+        points: 30
+        min_count: 3
+        phrases:
+          - "How are you handling scheduling today?"
+          - "What is the biggest challenge with that?"
+          - "How many reps are on the team?"
+      - id: pain
+        text: The customer names a pain
+        points: 10
+        speaker: customer
+        phrases: ["It's a real headache for us"]
+  - id: pushback
+    title: Objections
+    weight: 10
+    optional: true
+    triggers: ["We're happy with our current provider", "It's too expensive"]
+    items:
+      - id: acknowledge
+        text: Acknowledges the objection
+        points: 10
+        phrases: ["I completely understand"]
+  - id: close
+    title: Close
+    weight: 20
+    items:
+      - id: next_step
+        text: Asks for a meeting with a day and time
+        points: 15
+        critical: true
+        phrases: ["Can we book a demo on Thursday at ten?"]
+      - id: no_pressure
+        text: No false urgency
+        points: 5
+        forbidden: true
+        phrases: ["This offer expires today"]
+"""
+
+
+@pytest.fixture(scope="session")
+def mini_rubric() -> Rubric:
+    return parse_rubric(MINI_RUBRIC, "mini.yaml")
+
+
+@pytest.fixture(scope="session")
+def default_rubric() -> Rubric:
+    return load_rubric(ROOT / "rubrics" / "inside-sales.yaml")
