@@ -296,6 +296,23 @@ def _grade_item(
     return result
 
 
+def _uncertain_outcome(
+    scored: list[PhaseResult], grade: float, weight: float, pass_mark: float
+) -> bool:
+    """Could decisions close to their thresholds change the outcome a manager acts on?
+
+    True when the uncertain items, each moved by half its points, could carry the grade across
+    the pass mark, or when an uncertain critical item decides a call that could otherwise pass.
+    """
+    uncertain = [i for p in scored for i in p.items if i.confidence < LOW_CONFIDENCE]
+    if not uncertain:
+        return False
+    swing = 100.0 * sum(PARTIAL_CREDIT * i.points for i in uncertain) / weight if weight else 0.0
+    if any(i.critical for i in uncertain) and grade + swing >= pass_mark:
+        return True
+    return abs(grade - pass_mark) <= swing
+
+
 def _confidence(score: float, thresholds: tuple[float, ...]) -> float:
     """0.5 right at a threshold, rising to 1 a CONFIDENCE_SPAN away from every threshold."""
     margin = min(abs(score - t) for t in thresholds)
@@ -340,7 +357,7 @@ def _assemble(
         flags.add("below_pass_mark")
     if critical_missed:
         flags.add("critical_missed")
-    if any(i.confidence < LOW_CONFIDENCE for p in scored for i in p.items):
+    if _uncertain_outcome(scored, grade, weight, rubric.pass_mark):
         flags.add("low_confidence")
     if decision.inferred:
         flags.add("roles_inferred")
