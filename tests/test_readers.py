@@ -173,6 +173,21 @@ def test_plain_annotations_are_dropped(tmp_path: Path) -> None:
     assert rows(t) == [("Bob", "Hello there friend"), ("Alice", "Sure")]
 
 
+def test_plain_header_lines_are_metadata_not_turns(tmp_path: Path) -> None:
+    text = (
+        "Call ID: Q-42\nDate: 2024-05-01\nParticipants:\n- Alice (rep)\n- Bob\n---\n"
+        "Alice: Hi Bob.\n---\nBob: Hello."
+    )
+    t = read(tmp_path, "h.txt", text)
+    assert rows(t) == [("Alice", "Hi Bob."), ("Bob", "Hello.")]
+    assert t.metadata["external_id"] == "Q-42"
+    assert t.started_at == "2024-05-01"
+    assert t.metadata["participants"] == [
+        {"name": "Alice", "description": "rep"},
+        {"name": "Bob", "description": ""},
+    ]
+
+
 def test_call_id_keeps_inner_dots(tmp_path: Path) -> None:
     assert read(tmp_path, "a.b.txt", "Alice: hi").call_id == "a.b"
 
@@ -627,6 +642,13 @@ def test_segments_json_without_metadata_and_generic_keys(tmp_path: Path) -> None
 
 
 # --- format choice, decoding ---------------------------------------------------------------
+
+
+def test_readers_can_be_called_directly(tmp_path: Path) -> None:
+    t = get_reader("srt")(SRT, tmp_path / "direct.srt")
+    assert t.call_id == "direct" and t.source["format"] == "srt"
+    with pytest.raises(TranscriptError, match="no turns found"):
+        get_reader("text")("[noise]", tmp_path / "n.txt")
 
 
 def test_registry_and_aliases() -> None:

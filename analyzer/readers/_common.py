@@ -20,83 +20,15 @@ CUSTOMER_LABELS = frozenset({"customer", "caller", "client", "prospect", "lead"}
 
 # Words that mark a bracketed or starred span as a non-speech annotation, not speech.
 NON_SPEECH_WORDS = frozenset(
-    [
-        "noise",
-        "noises",
-        "laughter",
-        "laugh",
-        "laughs",
-        "laughing",
-        "chuckle",
-        "chuckles",
-        "chuckling",
-        "giggle",
-        "giggles",
-        "inaudible",
-        "unintelligible",
-        "indistinct",
-        "incomprehensible",
-        "crosstalk",
-        "cross-talk",
-        "overlapping",
-        "overtalk",
-        "silence",
-        "silent",
-        "pause",
-        "pauses",
-        "paused",
-        "music",
-        "applause",
-        "cough",
-        "coughs",
-        "coughing",
-        "sigh",
-        "sighs",
-        "sighing",
-        "breath",
-        "breathes",
-        "breathing",
-        "inhales",
-        "exhales",
-        "sniff",
-        "sniffs",
-        "sneeze",
-        "sneezes",
-        "background",
-        "static",
-        "beep",
-        "beeps",
-        "ring",
-        "rings",
-        "ringing",
-        "typing",
-        "clicking",
-        "hangs",
-        "hold",
-        "vocalized-noise",
-        "vocalized_noise",
-        "unk",
-        "sil",
-        "blank",
-        "nospeech",
-        "no-speech",
-        "mumbles",
-        "mumbling",
-        "murmurs",
-        "murmuring",
-        "clears",
-        "throat",
-        "hums",
-        "humming",
-        "groans",
-        "yawns",
-        "whistles",
-        "claps",
-        "clapping",
-        "dial",
-        "dialing",
-        "dialling",
-    ]
+    """
+    noise noises laughter laugh laughs laughing chuckle chuckles chuckling giggle giggles
+    inaudible unintelligible indistinct incomprehensible crosstalk cross-talk overlapping
+    overtalk silence silent pause pauses paused music applause cough coughs coughing sigh sighs
+    sighing breath breathes breathing inhales exhales sniff sniffs sneeze sneezes background
+    static beep beeps ring rings ringing typing clicking hangs hold vocalized-noise
+    vocalized_noise unk sil blank nospeech no-speech mumbles mumbling murmurs murmuring clears
+    throat hums humming groans yawns whistles claps clapping dial dialing dialling
+    """.split()
 )
 
 STAMP_CORE = r"(?:\d{1,2}:)?\d{1,3}:\d{2}(?:[.,]\d{1,3})?"
@@ -188,7 +120,7 @@ def clean_text(text: str) -> str:
         if star is not None:
             # *Opens the deck* at the start of a sentence is a stage direction; mid-sentence
             # it is emphasis, so keep the words.
-            if _SENTENCE_END.search(match.string[: match.start()]):
+            if _SENTENCE_END.search(match.string, max(0, match.start() - 40), match.start()):
                 removed = True
                 return " "
             return star

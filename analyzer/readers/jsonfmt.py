@@ -132,7 +132,7 @@ def read_whisper_json(text: str, path: Path) -> Transcript:
             continue
         turns.append(
             Turn(
-                speaker=str(seg.get("speaker") or "Speaker 1"),
+                speaker=_first(seg, ("speaker",)) or "Speaker 1",
                 text=str(seg.get("text") or ""),
                 start=number(seg.get("start")),
                 end=number(seg.get("end")),
@@ -360,26 +360,27 @@ def read_segments_json(text: str, path: Path) -> Transcript:
     for seg in segments:
         if not isinstance(seg, dict):
             continue
-        label = next((seg[k] for k in ("speaker", "speaker_role", "role") if seg.get(k)), "")
-        label = str(label or "Speaker 1")
+        label = _first(seg, ("speaker", "speaker_role", "role")) or "Speaker 1"
         generic = label.strip().lower()
         speaker = label.title() if generic in {"agent", "caller", "customer", "rep"} else label
         role = role_for(speaker)
         speaker = names.get(role, speaker) if role != "unknown" else speaker
-        said = next(
-            (
-                seg[k]
-                for k in ("human_transcript", "asr_transcript", "text", "transcript")
-                if seg.get(k) is not None and str(seg.get(k)).strip()
-            ),
-            "",
-        )
+        said = _first(seg, ("human_transcript", "asr_transcript", "text", "transcript")) or ""
         start, end = _segment_times(seg)
         turns.append(Turn(speaker=speaker, text=str(said), start=start, end=end, role=role))
     turns = merge_turns(finish_turns(turns), max_gap=MERGE_GAP)
     if sid:
         fields["metadata"]["external_id"] = sid
     return build(turns, path, "segments-json", **fields)
+
+
+def _first(item: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first of keys with a non-blank value, as text (0 counts: speaker 0)."""
+    for key in keys:
+        value = item.get(key)
+        if value is not None and not isinstance(value, dict | list) and str(value).strip():
+            return str(value)
+    return None
 
 
 def _segment_times(seg: dict[str, Any]) -> tuple[float | None, float | None]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +29,6 @@ _LABEL_LINE = re.compile(
 _LEADING_STAMP = re.compile(rf"^\s*(?P<s>{BRACKETED_STAMP})\s*")
 _TRAILING_STAMP = re.compile(rf"\s*(?P<s>{BRACKETED_STAMP})\s*$")
 _MID_COLON = re.compile(r":(?=\s|$)")
-_AFTER_SENTENCE = re.compile(r"(?:^|[.!?…]['\"”’)\]]*\s+)$")
 
 _BOLD_LABEL = re.compile(
     rf"^\s*(?:(?P<s1>{STAMP})\s*)?"
@@ -100,7 +101,10 @@ def read_text(text: str, path: Path) -> Transcript:
     lines = text.splitlines()
     if path.suffix.lower() in MARKDOWN_SUFFIXES or _IS_MARKDOWN.search(text):
         return _read_markdown(lines, path)
-    return build(_to_turns(_parse_plain(lines)), path, "text")
+    fields: dict[str, Any] = {"metadata": {}}
+    header = _find_header(lines, _plain_label)  # "Call ID: 7", "Date: ..." lines on top
+    _parse_header(lines[:header], fields, _plain_label)
+    return build(_to_turns(_parse_plain(lines[header:])), path, "text", **fields)
 
 
 # --- plain text ----------------------------------------------------------------------------
@@ -127,6 +131,11 @@ def _line_label(line: str) -> _Label | None:
     return _Label(name, start, rest)
 
 
+def _plain_label(line: str) -> tuple[str, float | None, str] | None:
+    label = _line_label(line)
+    return (label.name, label.start, label.text) if label else None
+
+
 @dataclass
 class _Option:
     name: str
@@ -145,27 +154,61 @@ def _mid_labels(text: str) -> list[_Mid]:
     """Every `Name:` inside a line's text, with each way of reading the name."""
     found = []
     for colon in _MID_COLON.finditer(text):
-        before = text[: colon.start()]
+        end = colon.start()
+        low = max(0, end - 120)  # a label is at most 4 short words (and a stamp)
         after_stamp = None
-        if trailing := _TRAILING_STAMP.search(before):
-            after_stamp, before = parse_stamp(trailing["s"]), before[: trailing.start()]
-        window = max(0, len(before) - 120)  # a label is at most 4 short words (and a stamp)
-        words = list(re.compile(r"\S+").finditer(before, window))
+        if trailing := _stamp_before(text, end, low):
+            after_stamp, end = parse_stamp(trailing["s"]), trailing.start()
         options = []
-        for k in range(1, min(4, len(words)) + 1):
-            first = words[-k]
-            if first.start() == 0 or (k == len(words) and window > 0 and first.start() == window):
-                break
-            prefix = before[: first.start()]
-            stamp, begin = after_stamp, first.start()
-            if lead := _TRAILING_STAMP.search(prefix):
-                prefix, begin = prefix[: lead.start()], lead.start()
+        for first in _last_words(text, low, end):
+            stamp, begin = after_stamp, first
+            if lead := _stamp_before(text, first, max(0, first - 40)):
+                begin = lead.start()
                 stamp = stamp if stamp is not None else parse_stamp(lead["s"])
-            after = bool(_AFTER_SENTENCE.search(prefix)) or begin != first.start()
-            options.append(_Option(before[first.start() :].strip(), begin, after, stamp))
+            after = begin != first or _after_sentence(text, begin)
+            options.append(_Option(text[first:end].strip(), begin, after, stamp))
         if options:
             found.append(_Mid(colon.end(), options))
     return found
+
+
+def _last_words(text: str, low: int, end: int) -> list[int]:
+    """Start offsets of up to 4 words ending at `end`, last first; none at the line's start."""
+    starts: list[int] = []
+    j = end
+    while len(starts) < 4:
+        while j > low and text[j - 1].isspace():
+            j -= 1
+        k = j
+        while k > low and not text[k - 1].isspace():
+            k -= 1
+        if k in (j, low):
+            break  # nothing left, the line's own first word, or a word cut by the window
+        starts.append(k)
+        j = k
+    return starts
+
+
+def _stamp_before(text: str, end: int, low: int) -> re.Match[str] | None:
+    """A bracketed stamp ending just before `end` (spaces between allowed)."""
+    j = end
+    while j > low and text[j - 1].isspace():
+        j -= 1
+    if j == low or text[j - 1] not in "])":
+        return None
+    return _TRAILING_STAMP.search(text, max(low, j - 30), end)
+
+
+def _after_sentence(text: str, begin: int) -> bool:
+    """Whether position begin follows a sentence end (". ", "?\" ") or the start of the text."""
+    i = begin
+    if i > 0 and not text[i - 1].isspace():
+        return False
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+    while i > 0 and text[i - 1] in "'\"”’)]":
+        i -= 1
+    return i == 0 or text[i - 1] in ".!?…"
 
 
 def _pick(mid: _Mid, known: set[str]) -> _Option | None:
@@ -192,8 +235,11 @@ def _split_line(text: str, known: set[str]) -> list[tuple[str | None, float | No
     pos = 0
     speaker: str | None = None
     stamp: float | None = None
+    known_later = [False] * len(picks)  # a known speaker's label comes later in the line
+    for i in range(len(picks) - 2, -1, -1):
+        known_later[i] = known_later[i + 1] or picks[i + 1] is not None
     for i, (mid, option) in enumerate(zip(mids, picks, strict=True)):
-        if option is None and any(p is not None for p in picks[i + 1 :]):
+        if option is None and known_later[i]:
             option = _candidate(mid)  # sandwiched between known speakers: "Alice: Hi. Bob: ..."
         if option is None or option.begin < pos:
             continue
@@ -218,7 +264,7 @@ def _parse_plain(lines: list[str]) -> list[_Draft]:
     drafts: list[_Draft] = []
     preamble: list[str] = []
     for line, label in zip(lines, labels, strict=True):
-        if not line.strip():
+        if not line.strip() or _RULE.match(line):
             continue
         if label:
             drafts.append(_Draft(label.name, label.start))
@@ -250,7 +296,7 @@ def _monologue(lines: list[str]) -> list[_Draft]:
     drafts: list[_Draft] = []
     new_paragraph = True
     for line in lines:
-        if not line.strip():
+        if not line.strip() or _RULE.match(line):
             new_paragraph = True
             continue
         start = None
@@ -280,12 +326,20 @@ def _to_turns(drafts: list[_Draft]) -> list[Turn]:
 # --- Markdown ------------------------------------------------------------------------------
 
 
+_MD_STRIP = (
+    (re.compile(r"\*\*([^\n]{1,500}?)\*\*"), r"\1"),
+    (re.compile(r"(?<!\w)__([^\n]{1,500}?)__(?!\w)"), r"\1"),
+    (re.compile(r"(?<!\w)_(\S(?:[^_\n]{0,200}?\S)?)_(?!\w)"), r"\1"),
+    (re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),
+    (re.compile(r"`([^`\n]*)`"), r"\1"),
+)
+
+
 def _strip_markdown(text: str) -> str:
-    text = re.sub(r"\*\*(.+?)\*\*", r"\1", text)
-    text = re.sub(r"(?<!\w)__(.+?)__(?!\w)", r"\1", text)
-    text = re.sub(r"(?<!\w)_(\S(?:[^_\n]{0,200}?\S)?)_(?!\w)", r"\1", text)
-    text = re.sub(r"!?\[([^\]\n]*)\]\([^)\n]*\)", r"\1", text)
-    text = re.sub(r"`([^`\n]*)`", r"\1", text)
+    if not any(mark in text for mark in "*_[`~"):
+        return text
+    for pattern, replacement in _MD_STRIP:
+        text = pattern.sub(replacement, text)
     return text.replace("**", "").replace("~~", "")
 
 
@@ -314,12 +368,15 @@ def _meta_key(label: str) -> str | None:
     return _META_KEYS.get(re.sub(r"\s+", " ", label.lower().strip()))
 
 
-def _find_header(lines: list[str]) -> int:
+_LabelOf = Callable[[str], tuple[str, float | None, str] | None]
+
+
+def _find_header(lines: list[str], label_of: _LabelOf) -> int:
     """How many leading lines are the header (title, **Key:** value, participants)."""
     rule = next((i for i, line in enumerate(lines) if _RULE.match(line)), None)
     if rule is not None:
         pre = lines[:rule]
-        labels = [lab for lab in map(_bold_label, pre) if lab]
+        labels = [lab for lab in map(label_of, pre) if lab]
         meta = sum(1 for lab in labels if _meta_key(lab[0]))
         title = any(_HEADING.match(line) for line in pre)
         if (meta or title) and len(labels) - meta < meta + title:
@@ -327,7 +384,7 @@ def _find_header(lines: list[str]) -> int:
     count = 0
     in_list = False
     for i, line in enumerate(lines):
-        label = _bold_label(line)
+        label = label_of(line)
         if not line.strip() or (i == count and _HEADING.match(line)):
             pass
         elif label and _meta_key(label[0]):
@@ -338,7 +395,7 @@ def _find_header(lines: list[str]) -> int:
     return count
 
 
-def _parse_header(lines: list[str], fields: dict[str, Any]) -> None:
+def _parse_header(lines: list[str], fields: dict[str, Any], label_of: _LabelOf) -> None:
     metadata: dict[str, Any] = fields["metadata"]
     current: str | None = None
     for line in lines:
@@ -346,7 +403,7 @@ def _parse_header(lines: list[str], fields: dict[str, Any]) -> None:
         if heading and "title" not in metadata:
             metadata["title"] = _strip_markdown(heading[2]).strip()
             continue
-        label = _bold_label(line)
+        label = label_of(line)
         if label:
             key = _meta_key(label[0]) or re.sub(r"\W+", "_", label[0].lower()).strip("_")
             value = _strip_markdown(label[2]).strip()
@@ -391,14 +448,9 @@ def _set_meta(key: str, value: str, fields: dict[str, Any]) -> None:
 
 def _parse_date(value: str) -> str | None:
     value = value.strip()
-    try:
-        return (
-            datetime.fromisoformat(value).isoformat()
-            if "T" in value
-            else (datetime.fromisoformat(value).date().isoformat())
-        )
-    except ValueError:
-        pass
+    with contextlib.suppress(ValueError):
+        parsed = datetime.fromisoformat(value)
+        return parsed.isoformat() if "T" in value else parsed.date().isoformat()
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(value, fmt).date().isoformat()
@@ -414,9 +466,7 @@ def _parse_duration(value: str) -> float | None:
     units = {"h": 3600.0, "m": 60.0, "s": 1.0}
     total = 0.0
     found = False
-    for amount, unit in re.findall(
-        r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b", value
-    ):
+    for amount, unit in _DURATION_PART.findall(value):
         total += float(amount) * units[unit[0]]
         found = True
     return total if found else None
@@ -424,8 +474,8 @@ def _parse_duration(value: str) -> float | None:
 
 def _read_markdown(lines: list[str], path: Path) -> Transcript:
     fields: dict[str, Any] = {"metadata": {}}
-    header = _find_header(lines)
-    _parse_header(lines[:header], fields)
+    header = _find_header(lines, _bold_label)
+    _parse_header(lines[:header], fields, _bold_label)
     body = lines[header:]
     if not any(_bold_label(line) for line in body):
         plain = [line for line in body if not _RULE.match(line) and not _HEADING.match(line)]
@@ -451,7 +501,7 @@ def _read_markdown(lines: list[str], path: Path) -> Transcript:
         label = _bold_label(line)
         if label:
             name, start, text = label
-            following = next((b for b in body[i:] if b.strip()), "")
+            following = next((body[j] for j in range(i, len(body)) if body[j].strip()), "")
             notes_like = not text.strip() and _BULLET.match(following)
             if _is_notes_label(name) or (
                 notes_like and (not is_name(name) or (drafts and name not in seen))
