@@ -6,7 +6,9 @@ speaker the phase triggers they say (triggers are what the *other* party says).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -43,8 +45,8 @@ def decide_roles(
                 f"--rep {rep!r} is not a speaker on this call (speakers: {', '.join(speakers)})"
             )
         return _decision(found, "option", speakers)
-    if transcript.rep:
-        found = find_speaker(transcript.rep, speakers)
+    for name in [transcript.rep, *participant_reps(transcript.metadata)]:
+        found = find_speaker(name, speakers) if name else None
         if found is not None:
             return _decision(found, "metadata", speakers)
     labelled = [t.speaker for t in transcript.turns if t.role == "rep"]
@@ -53,6 +55,35 @@ def decide_roles(
     evidence = infer_rep_scores(speakers, rubric, matches)
     best = max(speakers, key=lambda s: (evidence[s], _words(transcript, s)))
     return RoleDecision(best, "inferred", _roles(best, speakers), evidence)
+
+
+# Job titles of people who sell, best first, as a transcript's participant list gives them
+# ("Sarah (Sales Rep)"). Sales managers and VPs of sales are usually the buyer on such calls.
+SELLER_TITLES = [
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\b(sales|account) (rep|representative)\b|\b(sdr|bdr|ae)\b|sales development",
+        r"\baccount executive\b|\bbusiness development\b",
+        r"\baccount manager\b|\bsales engineer\b|\bsolutions? (engineer|consultant)\b",
+    )
+]
+
+
+def participant_reps(metadata: dict[str, Any]) -> list[str]:
+    """Names from a transcript's participant list whose title says they sell, best first."""
+    participants = metadata.get("participants")
+    if not isinstance(participants, list):
+        return []
+    ranked: list[tuple[int, int, str]] = []
+    for order, person in enumerate(participants):
+        if not isinstance(person, dict) or not person.get("name"):
+            continue
+        title = str(person.get("description") or "")
+        for rank, pattern in enumerate(SELLER_TITLES):
+            if pattern.search(title):
+                ranked.append((rank, order, str(person["name"])))
+                break
+    return [name for _, _, name in sorted(ranked)]
 
 
 def find_speaker(name: str, speakers: list[str]) -> str | None:

@@ -5,6 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
+
 from conftest import MINI_RUBRIC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,15 +42,22 @@ def test_score_table_shows_phases_items_evidence_and_grade(files):
     assert "GRADE 100.0/100  PASS (pass mark 70)   Flags: roles_inferred" in out
     assert "Getting through  n/a (did not happen: its 10 points are shared out)" in out
     assert "  [met]     10/10  intro: Gives name and company" in out
-    assert (
-        '      heard [00:00] Alex: "Hi Dana, this is Alex with Acme Solution."  0.92' in out
-    )
+    assert '      heard [00:00] Alex: "Hi Dana, this is Alex with Acme Solution."  0.92' in out
 
 
 def test_score_json_is_one_grade_per_line_and_call_id_from_file_name(files):
     (files / "two.txt").write_text(CALL)
-    result = run("score", files / "good.txt", files / "two.txt", "--rubric", files / "mini.yaml",
-                 "--format", "json", "--rep", "Alex")
+    result = run(
+        "score",
+        files / "good.txt",
+        files / "two.txt",
+        "--rubric",
+        files / "mini.yaml",
+        "--format",
+        "json",
+        "--rep",
+        "Alex",
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [g["call_id"] for g in lines] == ["good", "two"]
@@ -66,8 +74,16 @@ def test_transcript_json_call_id_wins(files):
 def test_one_bad_file_does_not_stop_the_others(files):
     (files / "empty.txt").write_text("")
     missing = files / "missing.txt"
-    result = run("score", files / "empty.txt", files / "good.txt", missing,
-                 "--rubric", files / "mini.yaml", "--format", "json")
+    result = run(
+        "score",
+        files / "empty.txt",
+        files / "good.txt",
+        missing,
+        "--rubric",
+        files / "mini.yaml",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 1
     assert [json.loads(line)["call_id"] for line in result.stdout.splitlines()] == ["good"]
     assert f"Error: {files / 'empty.txt'}: " in result.stderr
@@ -95,20 +111,27 @@ def test_folder_is_expanded_to_its_transcripts(files):
 
 
 def test_malformed_rubric_is_refused_before_any_call_is_read(files):
-    (files / "bad.yaml").write_text(MINI_RUBRIC.replace("weight: 10\n", "weight: 15\n", 1)
-                                    .replace("min_count: 3", "min_count: 0"))
+    (files / "bad.yaml").write_text(
+        MINI_RUBRIC.replace("weight: 10\n", "weight: 15\n", 1).replace(
+            "min_count: 3", "min_count: 0"
+        )
+    )
     result = run("score", files / "good.txt", "--rubric", files / "bad.yaml")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith(f"Error: {files / 'bad.yaml'}: 3 problems\n")
-    assert "phases[2].items[0].min_count: Input should be greater than or equal to 1" in result.stderr
+    assert (
+        "phases[2].items[0].min_count: Input should be greater than or equal to 1" in result.stderr
+    )
 
 
 def test_rubric_check_ok_and_errors(files):
     ok = run("rubric", "check", ROOT / "rubrics" / "inside-sales.yaml")
     assert ok.exit_code == 0
-    assert ok.output.endswith("ok - inside-sales v1, 5 phases (2 optional), "
-                              f"{ok.output.split('), ')[1].split(' items')[0]} items, pass mark 70\n")
+    assert ok.output.endswith(
+        "ok - inside-sales v1, 5 phases (2 optional), "
+        f"{ok.output.split('), ')[1].split(' items')[0]} items, pass mark 70\n"
+    )
     missing = run("rubric", "check", files / "nope.yaml")
     assert missing.exit_code == 1
     assert missing.stderr == f"Error: {files / 'nope.yaml'}: 1 problem\n  no such file\n"

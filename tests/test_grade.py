@@ -1,10 +1,11 @@
 import json
 
 import pytest
-from helpers import GOOD_CALL, make_call
 
 from analyzer.grade import Grader, grade_call
 from analyzer.transcript import Transcript
+
+from helpers import GOOD_CALL, make_call
 
 
 def items(grade):

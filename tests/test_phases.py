@@ -1,7 +1,7 @@
-from helpers import GOOD_CALL, make_call
-
 from analyzer.grade import grade_call
 from analyzer.rubric import parse_rubric
+
+from helpers import GOOD_CALL, make_call
 
 
 def spans(grade):

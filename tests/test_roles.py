@@ -1,9 +1,10 @@
 import pytest
-from helpers import GOOD_CALL, make_call
 
 from analyzer.errors import RoleError
 from analyzer.grade import grade_call
 from analyzer.roles import find_speaker
+
+from helpers import GOOD_CALL, make_call
 
 
 def test_rep_inferred_from_rubric_phrases_among_three_speakers(mini_rubric):
@@ -46,3 +47,14 @@ def test_find_speaker():
     assert find_speaker("Dana Scully", ["Alex", "Dana"]) == "Dana"
     assert find_speaker("Alex", ["Alex Moreno", "Dana"]) == "Alex Moreno"
     assert find_speaker("Alex", ["Alex A", "Alex B"]) is None
+
+
+def test_rep_from_participant_titles(mini_rubric):
+    call = make_call(GOOD_CALL)
+    call.metadata["participants"] = [
+        {"name": "Dana Lee", "description": "VP of Sales, Northwind"},
+        {"name": "Alex Moreno", "description": "Acme Account Executive"},
+        {"name": "Sam", "description": "Sales Engineer"},
+    ]
+    grade = grade_call(call, mini_rubric)
+    assert (grade.rep, grade.rep_source) == ("Alex", "metadata")
