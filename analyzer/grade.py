@@ -277,12 +277,13 @@ def _grade_item(
 
     if len(hits) >= item.min_count:
         result.status, result.earned = "met", item.points
-        result.evidence = [evidence(c) for c in hits[: item.min_count]]
+        chosen = sorted(hits[: item.min_count], key=lambda c: c[2])  # shown in call order
+        result.evidence = [evidence(c) for c in chosen]
         decisive = sorted((c[1] for c in hits), reverse=True)[item.min_count - 1]
     elif hits:
         result.status = "partial"
         result.earned = item.points * len(hits) / item.min_count
-        result.evidence = [evidence(c) for c in hits]
+        result.evidence = [evidence(c) for c in sorted(hits, key=lambda c: c[2])]
         decisive = best_near
     elif best_near >= PARTIAL_THRESHOLD:
         result.status, result.earned = "partial", item.points * PARTIAL_CREDIT
