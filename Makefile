@@ -8,8 +8,16 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
+# System packages the tests use: espeak-ng speaks the synthetic test calls.
+SYSTEM_PACKAGES := espeak-ng
+
 # torch first, pinned: on these machines 2.13.0 is a local CPU build; any other spec pulls CUDA.
 $(STAMP): pyproject.toml
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0

@@ -10,8 +10,10 @@ import click
 from .errors import AnalyzerError
 from .grade import Grader
 from .output import get_writer
+from .pipeline import transcribe_files
 from .rubric import Rubric, default_rubric_path, load_rubric
-from .score import find_transcripts, score_files
+from .score import find_calls, find_recordings, score_files
+from .settings import TranscribeSettings, settings_from_dict
 
 
 class _Group(click.Group):
@@ -32,6 +34,60 @@ def main() -> None:
 
 def _load(rubric_path: Path | None) -> Rubric:
     return load_rubric(rubric_path if rubric_path is not None else default_rubric_path())
+
+
+_TRANSCRIPTION_OPTIONS = [
+    click.option(
+        "--backend",
+        type=click.Choice(["openai-whisper", "faster-whisper"]),
+        help="ASR library (default: faster-whisper).",
+    ),
+    click.option(
+        "--model", help="Model name, looked up in --model-dir first, or a path (default: base.en)."
+    ),
+    click.option(
+        "--model-dir",
+        type=click.Path(path_type=Path),
+        help="Folder of placed model files (default: models).",
+    ),
+    click.option("--language", help="Spoken language (default: en)."),
+    click.option("--beam-size", type=int, help="Beam search width (default: 5)."),
+    click.option("--device", type=click.Choice(["cpu", "cuda"]), help="Default: cpu."),
+    click.option(
+        "--word-timestamps/--no-word-timestamps",
+        default=None,
+        help="Ask the recogniser for word times.",
+    ),
+    click.option(
+        "--rep-channel",
+        type=click.Choice(["left", "right", "none"]),
+        help="Stereo calls: the rep's channel (default: left).",
+    ),
+    click.option(
+        "--max-minutes", type=float, help="Refuse recordings longer than this (default: 120)."
+    ),
+    click.option(
+        "--cache-dir",
+        type=click.Path(path_type=Path),
+        help="Where transcripts are kept for reuse (default: .analyzer-cache).",
+    ),
+    click.option("--no-cache", is_flag=True, help="Always transcribe again."),
+]
+
+
+def transcription_options(command):  # type: ignore[no-untyped-def]
+    """The options that shape transcription, shared by every command that transcribes."""
+    for option in reversed(_TRANSCRIPTION_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _settings(options: dict) -> TranscribeSettings:
+    """Settings from the transcription options given; defaults live in TranscribeSettings."""
+    given = {k: v for k, v in options.items() if v is not None and k != "no_cache"}
+    if options.get("no_cache"):
+        given["cache_dir"] = None
+    return settings_from_dict(given, "options")
 
 
 @main.command()
@@ -55,7 +111,7 @@ def score(paths: tuple[Path, ...], rubric_path: Path | None, rep: str | None, fm
     """Grade transcripts (files or folders) and print each grade with its evidence."""
     rubric = _load(rubric_path)
     write = get_writer(fmt)
-    files = find_transcripts(paths)
+    files = find_calls(paths)
     if not files:
         raise click.ClickException(f"no transcript files found in {', '.join(map(str, paths))}")
     grades, failures = [], []
@@ -89,6 +145,46 @@ def _summary(grades: list, failures: list, to_stderr: bool) -> None:
         lines.append(f"{len(failures)} failed:")
         lines.extend(f"  {f}" for f in failures)
     click.echo("\n".join(lines), err=to_stderr)
+
+
+@main.command()
+@click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
+@transcription_options
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("transcripts"),
+    show_default=True,
+    help="Folder for the transcript JSON files.",
+)
+def transcribe(audio: tuple[Path, ...], out: Path, **options) -> None:
+    """Transcribe recorded calls (files or folders) into transcript JSON, one file per call."""
+    settings = _settings(options)
+    files = find_recordings(audio)
+    if not files:
+        raise click.ClickException(f"no recordings found in {', '.join(map(str, audio))}")
+    done, failures = 0, []
+    for outcome in transcribe_files(files, settings, out):
+        if outcome.error is not None:
+            failures.append(outcome.error)
+            click.echo(f"Error: {outcome.error}", err=True)
+            continue
+        done += 1
+        t, src = outcome.transcript, outcome.transcript.source
+        note = " (cached)" if outcome.cached else ""
+        click.echo(
+            f"{outcome.path} -> {outcome.output}: {len(t.turns)} turns, "
+            f"{src.get('speech_seconds', 0):.1f} s speech in {src.get('audio_seconds', 0):.1f} s "
+            f"of audio, {src.get('channels')} channel(s){note}"
+        )
+    if len(files) > 1 or failures:
+        click.echo(f"Transcribed {done} of {len(files)} recordings.")
+        if failures:
+            click.echo(f"{len(failures)} failed:")
+            for failure in failures:
+                click.echo(f"  {failure}")
+    if failures:
+        sys.exit(1)
 
 
 @main.group()

@@ -40,3 +40,11 @@ class RubricError(AnalyzerError):
 
 class RoleError(AnalyzerError):
     """The rep cannot be decided as asked (e.g. `--rep` names nobody on the call)."""
+
+
+class ModelError(AnalyzerError):
+    """A speech model that cannot be found or loaded; the message says what file to place where."""
+
+
+class AudioError(InputError):
+    """An audio file that cannot be decoded: empty, truncated, not audio, too long."""

@@ -26,7 +26,7 @@ from pathlib import Path  # noqa: E402
 from analyzer.grade import Grader  # noqa: E402
 from analyzer.readers import read_transcript  # noqa: E402
 from analyzer.rubric import load_rubric  # noqa: E402
-from analyzer.score import find_transcripts  # noqa: E402
+from analyzer.score import find_calls  # noqa: E402
 from analyzer.transcript import Transcript, Turn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +37,7 @@ SECONDS = 600.0
 
 def sample_lines() -> tuple[list[str], list[str]]:
     rep, customer = [], []
-    for path in find_transcripts([ROOT / "samples"]):
+    for path in find_calls([ROOT / "samples"]):
         t = read_transcript(path)
         names = {turn.speaker for turn in t.turns if turn.role == "rep"} or {t.turns[0].speaker}
         for turn in t.turns:

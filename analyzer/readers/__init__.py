@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from analyzer.audio import AUDIO_SUFFIXES
 from analyzer.errors import TranscriptError
 from analyzer.readers.jsonfmt import READERS_JSON, json_shape
 from analyzer.readers.plain import read_text
@@ -53,9 +54,6 @@ ALIASES = {
     "md": "text",
     "markdown": "text",
 }
-AUDIO_SUFFIXES = frozenset(
-    {".wav", ".mp3", ".m4a", ".aac", ".flac", ".ogg", ".opus", ".wma", ".amr"}
-)
 MAX_BYTES = 50 * 1024 * 1024
 
 
