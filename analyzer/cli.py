@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import click
 
+from .batch import run_batch
+from .config import Config, load_config
 from .errors import AnalyzerError
 from .grade import Grader
-from .output import get_writer
+from .output import format_calls, format_report, get_writer
 from .pipeline import transcribe_files
 from .rubric import Rubric, default_rubric_path, load_rubric
 from .score import find_calls, find_recordings, score_files
 from .settings import TranscribeSettings, settings_from_dict
+from .store import Store
 
 
 class _Group(click.Group):
@@ -82,12 +86,13 @@ def transcription_options(command):  # type: ignore[no-untyped-def]
     return command
 
 
-def _settings(options: dict) -> TranscribeSettings:
-    """Settings from the transcription options given; defaults live in TranscribeSettings."""
-    given = {k: v for k, v in options.items() if v is not None and k != "no_cache"}
+def _settings(options: dict, base: TranscribeSettings | None = None) -> TranscribeSettings:
+    """The options given, over `base` (analyzer.toml) or the defaults in TranscribeSettings."""
+    data = base.model_dump() if base is not None else {}
+    data.update({k: v for k, v in options.items() if v is not None and k != "no_cache"})
     if options.get("no_cache"):
-        given["cache_dir"] = None
-    return settings_from_dict(given, "options")
+        data["cache_dir"] = None
+    return settings_from_dict(data, "options")
 
 
 @main.command()
@@ -187,6 +192,149 @@ def transcribe(audio: tuple[Path, ...], out: Path, **options) -> None:
         sys.exit(1)
 
 
+def _config(path: Path | None) -> Config:
+    return load_config(path)
+
+
+def _db(option: Path | None, config: Config) -> Path:
+    return option if option is not None else config.store.database
+
+
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Settings file (default: ./analyzer.toml if present).",
+)
+_db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    help="The calls database (default: from analyzer.toml, else calls.db).",
+)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_db_option
+@_config_option
+@click.option(
+    "--rubric",
+    "rubric_path",
+    type=click.Path(path_type=Path),
+    help="Rubric for calls whose type has none configured.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: cores).")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Only calls on or after this date (YYYY-MM-DD).",
+)
+@click.option("--quiet", is_flag=True, help="No progress: only failures and the summary.")
+@click.option("--log", "log_path", type=click.Path(path_type=Path), help="Also log to this file.")
+@transcription_options
+def batch(
+    paths: tuple[Path, ...],
+    db_path: Path | None,
+    config_path: Path | None,
+    rubric_path: Path | None,
+    workers: int | None,
+    since,
+    quiet: bool,
+    log_path: Path | None,
+    **options,
+) -> None:
+    """Grade every new call under the folders and store the suggested grades (resumable)."""
+    config = _config(config_path)
+    config = config.model_copy(
+        update={"transcription": _settings(options, base=config.transcription)}
+    )
+    db = _db(db_path, config)
+    interactive = sys.stderr.isatty() and not quiet
+    _setup_logging(quiet=quiet, interactive=interactive, log_path=log_path)
+    bar = _ProgressBar() if interactive else None
+    try:
+        report = run_batch(
+            list(paths),
+            config,
+            db,
+            rubric_path=rubric_path,
+            since=since.date() if since else None,
+            workers=workers,
+            progress=bar.update if bar else None,
+        )
+    finally:
+        if bar:
+            bar.close()
+    click.echo(format_report(report, db))
+    if report.failed:
+        sys.exit(1)
+
+
+class _ProgressBar:
+    """A progress bar with counts and ETA on a terminal."""
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def update(self, done: int, total: int, what: str) -> None:
+        if self._bar is None:
+            self._bar = click.progressbar(
+                length=total, label="Grading", show_pos=True, show_eta=True, file=sys.stderr
+            )
+            self._bar.__enter__()
+        self._bar.update(1, what)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+def _setup_logging(quiet: bool, interactive: bool, log_path: Path | None) -> None:
+    logger = logging.getLogger("analyzer")
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    logger.propagate = False
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(fmt)
+    console.setLevel(logging.WARNING if quiet or interactive else logging.INFO)
+    logger.addHandler(console)
+    if log_path is not None:
+        handler = logging.FileHandler(log_path)
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+
+
+@main.command()
+@_db_option
+@_config_option
+@click.option("--flagged", is_flag=True, help="Only calls below the pass mark or flagged.")
+@click.option("--rep", help="Only this rep's calls.")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="From this date.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="json: one object per call per line.",
+)
+def calls(
+    db_path: Path | None, config_path: Path | None, flagged: bool, rep: str | None, since, fmt: str
+) -> None:
+    """A quick look at the calls stored and their suggested grades."""
+    config = _config(config_path)
+    db = _db(db_path, config)
+    if not db.exists():
+        raise click.ClickException(f"{db}: no such database (run `analyzer batch` first)")
+    with Store.open(db, readonly=True) as store:
+        rows = store.list_calls(
+            flagged=flagged, rep=rep, since=since.date().isoformat() if since else None
+        )
+    click.echo(format_calls(rows, fmt), nl=False)
+
+
 @main.group()
 def rubric() -> None:
     """Work with rubric files."""
@@ -202,3 +350,7 @@ def rubric_check(path: Path) -> None:
         f"{path}: ok - {r.rubric} v{r.version}, {len(r.phases)} phases ({optional} optional), "
         f"{len(r.items)} items, pass mark {r.pass_mark:g}"
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -48,3 +48,15 @@ class ModelError(AnalyzerError):
 
 class AudioError(InputError):
     """An audio file that cannot be decoded: empty, truncated, not audio, too long."""
+
+
+class ConfigError(AnalyzerError):
+    """An invalid analyzer.toml: every problem with its location, on one line."""
+
+
+class BatchBusyError(AnalyzerError):
+    """Another batch run holds the database."""
+
+
+class StoreError(AnalyzerError):
+    """The database cannot be used: unwritable path, not a database, a newer schema, busy."""

@@ -41,7 +41,7 @@ def find_calls(paths: Iterable[str | Path]) -> list[Path]:
             found.append(path)
             continue
         children = [c for c in sorted(path.rglob("*")) if c.is_file()]
-        transcripts = [c for c in children if _looks_like_transcript(c)]
+        transcripts = [c for c in children if looks_like_transcript(c)]
         stems = {(c.parent, c.name.split(".")[0]) for c in transcripts}
         for child in children:
             if child in transcripts or (
@@ -74,7 +74,7 @@ def load_call(path: Path, settings: TranscribeSettings) -> Transcript:
     return read_transcript(path)
 
 
-def _looks_like_transcript(path: Path) -> bool:
+def looks_like_transcript(path: Path) -> bool:
     name = path.name.lower()
     if name.startswith(".") or any(name.startswith(s) for s in SKIPPED_NAMES):
         return False

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import AnalyzerError
+from .errors import ConfigError
 from .transcribe import AsrOptions
 from .vad import VadSettings
 
@@ -58,13 +58,14 @@ def settings_from_dict(data: dict[str, Any], where: str = "settings") -> Transcr
     try:
         return TranscribeSettings.model_validate(data)
     except ValidationError as e:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'])}: "
-            + (
-                "unknown key"
-                if err["type"] in ("extra_forbidden", "unexpected_keyword_argument")
-                else err["msg"]
-            )
-            for err in e.errors()
-        ]
-        raise AnalyzerError(f"{where}: " + "; ".join(problems)) from e
+        raise ConfigError(f"{where}: " + "; ".join(validation_problems(e))) from e
+
+
+def validation_problems(error: ValidationError) -> list[str]:
+    """pydantic's errors as 'location: problem' lines."""
+    problems = []
+    for err in error.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        unknown = err["type"] in ("extra_forbidden", "unexpected_keyword_argument")
+        problems.append(f"{where}: {'unknown key' if unknown else err['msg']}")
+    return problems

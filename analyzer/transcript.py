@@ -7,7 +7,7 @@ grading engine reads nothing else. The JSON shape is the contract in DESIGN.md.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +54,19 @@ class Transcript:
         return max(ends) if ends else None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if not data["metadata"]:
-            del data["metadata"]
+        """The project JSON shape (built field by field: `asdict` is ~20x slower)."""
+        data: dict[str, Any] = {name: getattr(self, name) for name in _TRANSCRIPT_FIELDS}
+        data["source"] = dict(self.source)
+        data["turns"] = [{name: getattr(t, name) for name in _TURN_FIELDS} for t in self.turns]
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
         return data
+
+
+_TURN_FIELDS = tuple(f.name for f in fields(Turn))
+_TRANSCRIPT_FIELDS = tuple(
+    f.name for f in fields(Transcript) if f.name not in ("turns", "metadata")
+)
 
 
 def transcript_from_dict(data: dict[str, Any], default_call_id: str) -> Transcript:

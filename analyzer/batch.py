@@ -1,0 +1,388 @@
+"""The nightly batch: a night's recordings -> stored suggested grades. Resumable, idempotent.
+
+A call is identified by the hash of its content (the recording, or the transcript when there is
+no recording). A call already graded against the same rubric version is skipped; a call whose
+transcript is stored but whose rubric changed is re-graded without transcribing again. Workers
+read, transcribe and grade; the parent process alone writes, one transaction per call, so a run
+killed at any moment leaves whole calls only and the next run finishes the rest. One run at a
+time holds the database (an OS file lock, released by the OS however the process ends).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .audio import content_hash
+from .config import Config
+from .discover import CallSource, discover_calls
+from .errors import AnalyzerError, BatchBusyError, InputError, ModelError, StoreError
+from .grade import Grade, Grader
+from .readers import read_transcript
+from .rubric import Rubric, default_rubric_path, load_rubric
+from .score import is_audio
+from .settings import TranscribeSettings
+from .store import CallRecord, Store
+from .transcript import Transcript
+
+log = logging.getLogger("analyzer.batch")
+
+FLAGS_TO_REVIEW = ("below_pass_mark", "critical_missed", "low_confidence")
+MEMORY_PER_TRANSCRIBER = 1.5 * 1024**3  # bytes a transcribing worker may use (model + audio)
+
+
+@dataclass(frozen=True)
+class CallJob:
+    """What a worker needs for one call."""
+
+    source: CallSource
+    content_hash: str
+    call_id: str
+    rubric_path: Path
+
+
+@dataclass(frozen=True)
+class CallDone:
+    """A worker's answer: the transcript and grade, or why the call failed."""
+
+    job: CallJob
+    transcript: Transcript | None = None
+    grade: Grade | None = None
+    error: str | None = None
+
+
+@dataclass
+class BatchReport:
+    run_id: int
+    found: int = 0
+    graded: list[tuple[str, float, list[str]]] = field(default_factory=list)  # call, grade, flags
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # path, reason
+    seconds: float = 0.0
+
+    @property
+    def mean_grade(self) -> float | None:
+        return sum(g for _, g, _ in self.graded) / len(self.graded) if self.graded else None
+
+    @property
+    def flagged(self) -> list[tuple[str, float, list[str]]]:
+        return [g for g in self.graded if set(g[2]) & set(FLAGS_TO_REVIEW)]
+
+
+Progress = Callable[[int, int, str], None]  # (done, total, what just finished)
+
+
+def run_batch(
+    paths: list[Path],
+    config: Config,
+    db_path: Path,
+    *,
+    rubric_path: Path | None = None,
+    since: date | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> BatchReport:
+    """Grade every call under `paths` not yet graded, storing each as it completes."""
+    started = time.perf_counter()
+    with Store.open(db_path) as store, hold_lock(db_path):
+        stale = store.mark_stale_runs()
+        if stale:
+            log.info("%d earlier run(s) had been interrupted; finishing their work", stale)
+        options = {"paths": [str(p) for p in paths], "since": since and since.isoformat()}
+        report = BatchReport(store.start_run(options))
+        try:
+            _run(store, report, paths, config, rubric_path, since, workers, progress)
+        except BaseException:
+            _finish(store, report, started, "interrupted")
+            raise
+        _finish(store, report, started, "finished")
+    return report
+
+
+def _run(
+    store: Store,
+    report: BatchReport,
+    paths: list[Path],
+    config: Config,
+    rubric_path: Path | None,
+    since: date | None,
+    workers: int | None,
+    progress: Progress | None,
+) -> None:
+    rubrics = _Rubrics(rubric_path or config.grading.rubric or default_rubric_path(), config)
+    sources, problems = discover_calls(paths, config.batch.manifest, config.batch.filename_pattern)
+    for problem in problems:
+        _fail(store, report, problem.path, problem.reason)
+    sources = [s for s in sources if since is None or _call_day(s) >= since]
+    report.found = len(sources)
+
+    todo: list[CallJob] = []
+    regrade: list[CallJob] = []
+    graded_cache: dict[tuple[str, str], set[str]] = {}
+    for source in sources:
+        try:
+            rubric, path = rubrics.get(source.metadata.get("call_type"))
+            digest = content_hash(source.audio or source.transcript)  # type: ignore[arg-type]
+        except (AnalyzerError, OSError) as e:
+            _fail(store, report, str(source.path), _reason(e))
+            continue
+        key = (rubric.rubric, str(rubric.version))
+        if key not in graded_cache:
+            graded_cache[key] = store.graded_hashes(*key)
+        if digest in graded_cache[key]:
+            report.skipped += 1
+            continue
+        wanted = source.metadata.get("call_id") or source.path.name.split(".")[0]
+        job = CallJob(source, digest, store.call_id_for(digest, wanted), path)
+        (regrade if store.stored_transcript(digest) is not None else todo).append(job)
+
+    total = len(todo) + len(regrade)
+    done = 0
+    log.info("%d calls found: %d to grade, %d already graded", report.found, total, report.skipped)
+    for outcome in _regrade(store, regrade, rubrics):
+        done += 1
+        _store(store, report, outcome)
+        if progress:
+            progress(done, total, outcome.job.call_id)
+    for outcome in _process(todo, config.transcription, _worker_count(todo, workers)):
+        done += 1
+        _store(store, report, outcome)
+        if progress:
+            progress(done, total, outcome.job.call_id)
+
+
+def _regrade(store: Store, jobs: list[CallJob], rubrics: _Rubrics) -> Iterator[CallDone]:
+    """Calls whose transcript is stored: a new rubric version grades them without transcribing."""
+    for job in jobs:
+        transcript = store.stored_transcript(job.content_hash)
+        assert transcript is not None
+        transcript.call_id = job.call_id
+        try:
+            grade = rubrics.grader(job.rubric_path).grade(transcript)
+        except AnalyzerError as e:
+            yield CallDone(job, error=_reason(e))
+            continue
+        yield CallDone(job, transcript, grade)
+
+
+def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) -> Iterator[CallDone]:
+    """Read or transcribe, then grade, each job: in this process or in a pool of workers."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield grade_job(job, settings)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: set[Future[CallDone]] = set()
+        queue = iter(jobs)
+        for job in queue:  # keep a bounded number in flight: memory stays flat
+            pending.add(pool.submit(grade_job, job, settings))
+            if len(pending) >= workers * 4:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+                next_job = next(queue, None)
+                if next_job is not None:
+                    pending.add(pool.submit(grade_job, next_job, settings))
+
+
+_graders: dict[Path, Grader] = {}
+
+
+def grade_job(job: CallJob, settings: TranscribeSettings) -> CallDone:
+    """Worker side: one call from its files to a grade. Never raises for a bad call."""
+    try:
+        transcript = _load(job, settings)
+        transcript.call_id = job.call_id
+        grader = _graders.get(job.rubric_path)
+        if grader is None:
+            grader = _graders[job.rubric_path] = Grader(load_rubric(job.rubric_path))
+        return CallDone(job, transcript, grader.grade(transcript))
+    except ModelError:
+        raise  # not the call's fault: the whole run stops with the model message
+    except (AnalyzerError, OSError) as e:
+        return CallDone(job, error=_reason(e))
+    except Exception as e:  # a bug must not stop the night: record it against the call
+        log.exception("unexpected error on %s", job.source.path)
+        return CallDone(job, error=f"internal error: {type(e).__name__}: {e}")
+
+
+def _load(job: CallJob, settings: TranscribeSettings) -> Transcript:
+    from .pipeline import transcribe_cached  # here: a night of transcripts never loads Whisper
+
+    source = job.source
+    if source.transcript is not None:
+        transcript = read_transcript(source.transcript)
+    else:
+        assert source.audio is not None
+        transcript = transcribe_cached(source.audio, settings, rep_name=source.metadata.get("rep"))[
+            0
+        ]
+    if source.audio is not None:
+        transcript.audio = str(source.audio)
+    meta = source.metadata
+    if meta.get("rep") and not transcript.rep:
+        transcript.rep = meta["rep"]
+    if meta.get("started_at") or (meta.get("date") and not transcript.started_at):
+        transcript.started_at = meta.get("started_at") or meta["date"]
+    return transcript
+
+
+def _store(store: Store, report: BatchReport, outcome: CallDone) -> None:
+    job = outcome.job
+    if outcome.error is not None or outcome.grade is None or outcome.transcript is None:
+        _fail(store, report, str(job.source.path), outcome.error or "no grade")
+        return
+    transcript, grade = outcome.transcript, outcome.grade
+    meta = job.source.metadata
+    record = CallRecord(
+        call_id=job.call_id,
+        content_hash=job.content_hash,
+        source_path=str(job.source.path),
+        audio_path=str(job.source.audio) if job.source.audio else None,
+        transcript_path=str(job.source.transcript) if job.source.transcript else None,
+        rep=meta.get("rep") or grade.rep,
+        call_date=meta.get("date") or (transcript.started_at or "")[:10] or None,
+        started_at=transcript.started_at,
+        customer=meta.get("customer") or transcript.metadata.get("customer"),
+        call_type=meta.get("call_type"),
+        outcome=meta.get("outcome") or transcript.metadata.get("outcome"),
+        duration=transcript.span_seconds,
+        metadata={k: v for k, v in meta.items() if k not in ("rep", "date", "call_id")},
+    )
+    try:
+        store.save_call(record, transcript, grade, report.run_id)
+    except StoreError as e:
+        _fail(store, report, str(job.source.path), str(e))
+        return
+    report.graded.append((job.call_id, grade.grade, grade.flags))
+    log.info(
+        "graded %s: %.1f%s",
+        job.call_id,
+        grade.grade,
+        f" [{', '.join(grade.flags)}]" if grade.flags else "",
+    )
+
+
+def _fail(store: Store, report: BatchReport, path: str, reason: str) -> None:
+    report.failed.append((path, reason))
+    log.warning("failed %s: %s", path, reason)
+    try:
+        store.record_failure(report.run_id, path, reason)
+    except StoreError as e:
+        log.error("could not record the failure of %s: %s", path, e)
+
+
+def _finish(store: Store, report: BatchReport, started: float, status: str) -> None:
+    report.seconds = time.perf_counter() - started
+    store.finish_run(
+        report.run_id,
+        status=status,
+        found=report.found,
+        graded=len(report.graded),
+        skipped=report.skipped,
+        failed=len(report.failed),
+        seconds=round(report.seconds, 3),
+        mean_grade=report.mean_grade,
+    )
+
+
+def _reason(error: BaseException) -> str:
+    """A failure's one-line reason, without repeating the path (the report names it)."""
+    if isinstance(error, InputError):
+        return error.problem
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _call_day(source: CallSource) -> date:
+    if source.call_date:
+        return date.fromisoformat(source.call_date)
+    return date.fromtimestamp(source.path.stat().st_mtime)
+
+
+def _worker_count(jobs: list[CallJob], wanted: int | None) -> int:
+    """One worker per core; transcription is also bounded by memory."""
+    cores = os.cpu_count() or 1
+    count = wanted or cores
+    if any(
+        job.source.transcript is None and is_audio(job.source.audio)
+        for job in jobs
+        if job.source.audio
+    ):
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+            count = max(1, min(count, int(free // MEMORY_PER_TRANSCRIBER)))
+        except (ValueError, OSError):
+            pass
+    return max(1, min(count, len(jobs)))
+
+
+class _Rubrics:
+    """Rubrics by path, loaded once; the default must load, per-type ones fail their calls."""
+
+    def __init__(self, default: Path, config: Config) -> None:
+        self.config = config
+        self.default = Path(default)
+        self._loaded: dict[Path, Rubric] = {self.default: load_rubric(self.default)}
+        self._graders: dict[Path, Grader] = {}
+
+    def get(self, call_type: str | None) -> tuple[Rubric, Path]:
+        path = self.config.rubric_for(call_type) if call_type else None
+        path = Path(path) if path else self.default
+        if path not in self._loaded:
+            self._loaded[path] = load_rubric(path)
+        return self._loaded[path], path
+
+    def grader(self, path: Path) -> Grader:
+        if path not in self._graders:
+            self._graders[path] = Grader(self._loaded[path])
+        return self._graders[path]
+
+
+@contextmanager
+def hold_lock(db_path: Path) -> Iterator[None]:
+    """One batch run per database at a time; a second one is refused with a clear message."""
+    lock_path = Path(str(db_path) + ".lock")
+    handle = lock_path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise BatchBusyError(
+                f"{db_path}: another batch run is using this database ({holder}); "
+                "wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def summary_rows(report: BatchReport) -> dict[str, Any]:
+    """The closing summary as plain data (for the CLI and for scripts)."""
+    return {
+        "run_id": report.run_id,
+        "found": report.found,
+        "graded": len(report.graded),
+        "skipped": report.skipped,
+        "failed": len(report.failed),
+        "mean_grade": None if report.mean_grade is None else round(report.mean_grade, 1),
+        "flagged": [{"call_id": c, "grade": g, "flags": f} for c, g, f in report.flagged],
+        "failures": [{"path": p, "reason": r} for p, r in report.failed],
+        "seconds": round(report.seconds, 2),
+    }

@@ -1,0 +1,110 @@
+"""`analyzer.toml`: the team's settings, declared once with defaults, validated all at once.
+
+Found in the working directory, or given with `--config`. Every section is optional:
+
+    [store]
+    database = "calls.db"
+
+    [grading]
+    rubric = "rubrics/inside-sales.yaml"      # default form
+    [grading.rubrics]                         # call type -> form
+    closing = "rubrics/closing.yaml"
+
+    [transcription]                           # see TranscribeSettings
+    backend = "faster-whisper"
+    model = "base.en"
+
+    [batch]
+    filename_pattern = "{date}_{rep}_{id}"
+    workers = 2
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+from .settings import TranscribeSettings, validation_problems
+
+CONFIG_NAME = "analyzer.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Section):
+    database: Path = Path("calls.db")  # the SQLite file every command reads and writes
+
+
+class GradingConfig(_Section):
+    rubric: Path | None = None  # the default form (None: rubrics/inside-sales.yaml)
+    rubrics: dict[str, Path] = Field(default_factory=dict)  # call type -> form for that type
+
+
+class BatchConfig(_Section):
+    filename_pattern: str = "{date}_{rep}_{id}"  # metadata read from file names
+    manifest: str = "calls.csv"  # per-folder metadata file
+    workers: int | None = Field(default=None, ge=1)  # None: one per core, bounded by memory
+
+
+class Config(_Section):
+    store: StoreConfig = StoreConfig()
+    grading: GradingConfig = GradingConfig()
+    transcription: TranscribeSettings = TranscribeSettings()
+    batch: BatchConfig = BatchConfig()
+    path: Path | None = None  # where it was read from (None: defaults)
+
+    def rubric_for(self, call_type: str | None) -> Path | None:
+        """The form for a call type (configured mapping), else the default form."""
+        if call_type and call_type in self.grading.rubrics:
+            return self.grading.rubrics[call_type]
+        return self.grading.rubric
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The given file (it must exist), else ./analyzer.toml if present, else the defaults.
+
+    Relative paths in the file are taken relative to the file's folder.
+    """
+    if path is None:
+        candidate = Path.cwd() / CONFIG_NAME
+        if not candidate.is_file():
+            return Config()
+        path = candidate
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such file") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    try:
+        config = Config.model_validate({**data, "path": path})
+    except ValidationError as e:
+        raise ConfigError(f"{path}: " + "; ".join(validation_problems(e))) from e
+    return _relative_to(config, path.parent)
+
+
+def _relative_to(config: Config, base: Path) -> Config:
+    def fix(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base / p
+
+    t = config.transcription
+    return config.model_copy(
+        update={
+            "store": StoreConfig(database=fix(config.store.database)),
+            "grading": GradingConfig(
+                rubric=fix(config.grading.rubric),
+                rubrics={k: fix(v) for k, v in config.grading.rubrics.items()},
+            ),
+            "transcription": t.model_copy(
+                update={"model_dir": fix(t.model_dir), "cache_dir": fix(t.cache_dir)}
+            ),
+        }
+    )

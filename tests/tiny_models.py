@@ -1,0 +1,179 @@
+"""Tiny, randomly initialised Whisper models, built offline for tests and benchmarks.
+
+No real weights exist on these machines, so tests load these through the real loading code:
+`build_tiny_whisper` writes an openai-whisper checkpoint (NAME.pt), `build_tiny_faster_whisper`
+a CTranslate2 model folder (model.bin, config.json, tokenizer.json, vocabulary.json,
+preprocessor_config.json) converted from a random transformers Whisper. Both are English-only
+(n_vocab 51864, as the ".en" models), deterministic, and decode noise into random words.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+SEED = 1234
+N_VOCAB = 51864  # English-only: whisper's is_multilingual is n_vocab >= 51865
+N_MELS = 80
+WIDTH = 64
+HEADS = 2
+LAYERS = 2
+
+
+def build_tiny_whisper(path: Path) -> Path:
+    """A tiny random openai-whisper checkpoint at `path` (e.g. tmp/models/tiny-random.pt)."""
+    import torch
+    import whisper
+
+    dims = whisper.model.ModelDimensions(
+        n_mels=N_MELS,
+        n_audio_ctx=1500,
+        n_audio_state=WIDTH,
+        n_audio_head=HEADS,
+        n_audio_layer=LAYERS,
+        n_vocab=N_VOCAB,
+        n_text_ctx=448,
+        n_text_state=WIDTH,
+        n_text_head=HEADS,
+        n_text_layer=LAYERS,
+    )
+    torch.manual_seed(SEED)
+    model = whisper.Whisper(dims)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
+    return path
+
+
+def whisper_tokenizer_json(path: Path) -> Path:
+    """Whisper's English-only tokenizer as a `tokenizers` tokenizer.json, built offline.
+
+    The byte-level BPE comes from openai-whisper's bundled gpt2.tiktoken (merges recovered from
+    the ranks, as transformers' TikTokenConverter does); the special tokens are whisper's own, in
+    its order, so every id equals `whisper.tokenizer.get_tokenizer(multilingual=False)`'s.
+    """
+    import whisper.tokenizer
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+    ranks: dict[bytes, int] = {}
+    assets = Path(whisper.tokenizer.__file__).parent / "assets"
+    for line in (assets / "gpt2.tiktoken").read_text().splitlines():
+        if line.strip():
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+
+    byte_to_char = _bytes_to_unicode()
+
+    def as_str(token: bytes) -> str:
+        return "".join(byte_to_char[b] for b in token)
+
+    merges: list[tuple[int, int, int, bytes, bytes]] = []
+    for token, rank in ranks.items():
+        for cut in range(1, len(token)):
+            left, right = token[:cut], token[cut:]
+            if left in ranks and right in ranks:
+                merges.append((rank, ranks[left], ranks[right], left, right))
+    merges.sort()
+    bpe = models.BPE(
+        {as_str(t): r for t, r in ranks.items()},
+        [(as_str(left), as_str(right)) for *_, left, right in merges],
+        fuse_unk=False,
+    )
+    tokenizer = Tokenizer(bpe)
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+
+    reference = whisper.tokenizer.get_tokenizer(multilingual=False)
+    specials = sorted(reference.encoding._special_tokens.items(), key=lambda item: item[1])
+    tokenizer.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t, _ in specials]
+    )
+    for token, token_id in specials:
+        if tokenizer.token_to_id(token) != token_id:
+            raise AssertionError(f"{token}: id {tokenizer.token_to_id(token)}, whisper {token_id}")
+    if tokenizer.get_vocab_size() != N_VOCAB:
+        raise AssertionError(f"vocabulary of {tokenizer.get_vocab_size()}, expected {N_VOCAB}")
+    path = Path(path)
+    tokenizer.save(str(path))
+    return path
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character map (as in transformers)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    printable += range(ord("®"), ord("ÿ") + 1)
+    chars = list(printable)
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+    return {b: chr(c) for b, c in zip(printable, chars, strict=True)}
+
+
+def build_tiny_faster_whisper(path: Path, quantization: str | None = None) -> Path:
+    """A tiny random CTranslate2 Whisper model folder at `path`
+    (e.g. tmp/models/faster-whisper-tiny-random/)."""
+    import ctranslate2
+    import torch
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="tiny-hf-whisper-") as tmp:
+        src = Path(tmp)
+        tokenizer_file = whisper_tokenizer_json(src / "tokenizer.json")
+        # The converter reads the tokenizer through transformers (vocabulary, language ids).
+        from tokenizers import Tokenizer
+
+        transformers.PreTrainedTokenizerFast(
+            tokenizer_object=Tokenizer.from_file(str(tokenizer_file)),
+            bos_token="<|endoftext|>",
+            eos_token="<|endoftext|>",
+            unk_token="<|endoftext|>",
+            pad_token="<|endoftext|>",
+        ).save_pretrained(src)
+        config = transformers.WhisperConfig(
+            vocab_size=N_VOCAB,
+            num_mel_bins=N_MELS,
+            d_model=WIDTH,
+            encoder_layers=LAYERS,
+            encoder_attention_heads=HEADS,
+            decoder_layers=LAYERS,
+            decoder_attention_heads=HEADS,
+            encoder_ffn_dim=4 * WIDTH,
+            decoder_ffn_dim=4 * WIDTH,
+            max_source_positions=1500,
+            max_target_positions=448,
+            # ids as whisper's English-only tokenizer assigns them
+            bos_token_id=50257,  # <|startoftranscript|>
+            decoder_start_token_id=50257,
+            eos_token_id=50256,  # <|endoftext|>
+            pad_token_id=50256,
+            suppress_tokens=[],
+            begin_suppress_tokens=[220, 50256],  # " " and <|endoftext|> never start a text
+        )
+        torch.manual_seed(SEED)
+        model = transformers.WhisperForConditionalGeneration(config)
+        model.save_pretrained(src)
+        # What faster-whisper reads for its feature extractor (these are its defaults too).
+        preprocessor = {
+            "feature_size": N_MELS,
+            "sampling_rate": 16000,
+            "hop_length": 160,
+            "chunk_length": 30,
+            "n_fft": 400,
+        }
+        (src / "preprocessor_config.json").write_text(json.dumps(preprocessor, indent=2))
+        if path.exists():
+            shutil.rmtree(path)
+        converter = ctranslate2.converters.TransformersConverter(
+            str(src), copy_files=["tokenizer.json", "preprocessor_config.json"]
+        )
+        converter.convert(str(path), quantization=quantization)
+    return path
