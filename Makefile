@@ -32,10 +32,21 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	$(BIN)/python bench/bench_score.py
+	cd bench && ../$(BIN)/python bench_score.py
+	cd bench && ../$(BIN)/python bench_batch.py
+	cd bench && ../$(BIN)/python bench_transcribe.py
 
+# The night's job on the sample calls, then what a manager reads in the morning.
 demo: install
-	$(BIN)/analyzer score samples/ --format table
+	$(BIN)/analyzer batch samples/ --db demo.db
+	@echo
+	@echo "== Every call, and the average per rep =="
+	$(BIN)/analyzer calls --db demo.db
+	@echo
+	@echo "== One call in full: the suggested grade with its evidence =="
+	$(BIN)/analyzer score samples/2026-11-23_alice_0001.json
+	@echo "Next: review and confirm these grades in the browser with"
+	@echo "  .venv/bin/analyzer serve --db demo.db    (the review page is the next piece of work)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
