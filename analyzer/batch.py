@@ -24,12 +24,11 @@ from typing import Any
 
 from .audio import content_hash
 from .config import Config
-from .discover import CallSource, discover_calls
+from .discover import CallSource, discover_calls, is_audio
 from .errors import AnalyzerError, BatchBusyError, InputError, ModelError, StoreError
 from .grade import Grade, Grader
 from .readers import read_transcript
 from .rubric import Rubric, default_rubric_path, load_rubric
-from .score import is_audio
 from .settings import TranscribeSettings
 from .store import CallRecord, Store
 from .transcript import Transcript

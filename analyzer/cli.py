@@ -8,16 +8,16 @@ from pathlib import Path
 
 import click
 
-from .batch import run_batch
 from .config import Config, load_config
+from .discover import find_calls, find_recordings
 from .errors import AnalyzerError
-from .grade import Grader
 from .output import format_calls, format_report, get_writer
-from .pipeline import transcribe_files
 from .rubric import Rubric, default_rubric_path, load_rubric
-from .score import find_calls, find_recordings, score_files
 from .settings import TranscribeSettings, settings_from_dict
 from .store import Store
+
+# The grading engine (spaCy) and the recognisers (torch) load in the commands that use them,
+# so that `analyzer calls`, `rubric check` and `--help` start at once.
 
 
 class _Group(click.Group):
@@ -112,15 +112,23 @@ def _settings(options: dict, base: TranscribeSettings | None = None) -> Transcri
     show_default=True,
     help="table for a person, json: one grade per line.",
 )
-def score(paths: tuple[Path, ...], rubric_path: Path | None, rep: str | None, fmt: str) -> None:
-    """Grade transcripts (files or folders) and print each grade with its evidence."""
+@transcription_options
+def score(
+    paths: tuple[Path, ...], rubric_path: Path | None, rep: str | None, fmt: str, **options
+) -> None:
+    """Grade calls (transcripts or recordings, files or folders) and print each grade with its
+    evidence. Recordings are transcribed first."""
+    from .grade import Grader
+    from .score import score_files
+
     rubric = _load(rubric_path)
+    settings = _settings(options)
     write = get_writer(fmt)
     files = find_calls(paths)
     if not files:
-        raise click.ClickException(f"no transcript files found in {', '.join(map(str, paths))}")
+        raise click.ClickException(f"no calls found in {', '.join(map(str, paths))}")
     grades, failures = [], []
-    for outcome in score_files(files, Grader(rubric), rep):
+    for outcome in score_files(files, Grader(rubric), rep, settings):
         if outcome.grade is not None:
             grades.append(outcome.grade)
             click.echo(write(outcome.grade), nl=fmt == "json")
@@ -164,6 +172,8 @@ def _summary(grades: list, failures: list, to_stderr: bool) -> None:
 )
 def transcribe(audio: tuple[Path, ...], out: Path, **options) -> None:
     """Transcribe recorded calls (files or folders) into transcript JSON, one file per call."""
+    from .pipeline import transcribe_files
+
     settings = _settings(options)
     files = find_recordings(audio)
     if not files:
@@ -245,6 +255,8 @@ def batch(
     **options,
 ) -> None:
     """Grade every new call under the folders and store the suggested grades (resumable)."""
+    from .batch import run_batch
+
     config = _config(config_path)
     config = config.model_copy(
         update={"transcription": _settings(options, base=config.transcription)}

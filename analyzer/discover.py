@@ -17,8 +17,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from .audio import AUDIO_SUFFIXES
-from .score import SIDECAR_SUFFIXES, looks_like_transcript
 
+TRANSCRIPT_SUFFIXES = (".json", ".txt", ".text", ".srt", ".vtt", ".md")
+SKIPPED_NAMES = ("readme", "license", "licence", "changelog")
+SIDECAR_SUFFIXES = (".meta.json", ".metadata.json")  # call metadata next to a call, not calls
 METADATA_KEYS = ("call_id", "rep", "date", "customer", "call_type", "outcome", "started_at")
 FILE_COLUMNS = ("file", "path", "audio", "transcript", "recording")
 
@@ -99,6 +101,53 @@ def discover_calls(
                         Problem(str(folder / name), f"listed in {manifest_name} but not found")
                     )
     return calls, problems
+
+
+def find_calls(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders expanded (recursively) to the transcripts and recordings inside.
+
+    A recording with a transcript of the same name beside it is represented by the transcript.
+    """
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_dir():
+            found.append(path)
+            continue
+        children = [c for c in sorted(path.rglob("*")) if c.is_file()]
+        transcripts = [c for c in children if looks_like_transcript(c)]
+        stems = {(c.parent, call_stem(c)) for c in transcripts}
+        for child in children:
+            if child in transcripts or (
+                is_audio(child) and (child.parent, call_stem(child)) not in stems
+            ):
+                found.append(child)
+    return list(dict.fromkeys(found))
+
+
+def find_recordings(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders expanded (recursively) to the recordings inside them."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(c for c in sorted(path.rglob("*")) if c.is_file() and is_audio(c))
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def is_audio(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_SUFFIXES
+
+
+def looks_like_transcript(path: Path) -> bool:
+    name = path.name.lower()
+    if name.startswith(".") or any(name.startswith(s) for s in SKIPPED_NAMES):
+        return False
+    if name.endswith(SIDECAR_SUFFIXES):
+        return False
+    return name.endswith(TRANSCRIPT_SUFFIXES)
 
 
 def _names(stem: str, found: dict[str, Path]) -> set[str]:

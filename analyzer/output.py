@@ -10,10 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .grade import Evidence, Grade, ItemResult, PhaseResult
-
 if TYPE_CHECKING:
     from .batch import BatchReport
+    from .grade import Evidence, Grade, ItemResult, PhaseResult
     from .store import CallSummary
 
 STATUS_MARK = {"met": "[met]    ", "partial": "[partial]", "missed": "[missed] ", "na": "[n/a]    "}

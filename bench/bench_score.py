@@ -23,10 +23,10 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from analyzer.discover import find_calls  # noqa: E402
 from analyzer.grade import Grader  # noqa: E402
 from analyzer.readers import read_transcript  # noqa: E402
 from analyzer.rubric import load_rubric  # noqa: E402
-from analyzer.score import find_calls  # noqa: E402
 from analyzer.transcript import Transcript, Turn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
