@@ -114,22 +114,38 @@ def recognise_regions(
     if not pieces:
         return []
     joined = np.concatenate(pieces).astype(np.float32, copy=False)
-    mapped = []
+    mapped: list[AsrSegment] = []
     for seg in backend.transcribe(joined):
-        start, end = _to_timeline(seg.start, spans), _to_timeline(seg.end, spans, at_end=True)
-        mapped.append(
-            AsrSegment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob)
-        )
+        mapped.extend(_to_timeline(seg, spans))
     return mapped
 
 
-def _to_timeline(t: float, spans: list[tuple[float, float, float]], at_end: bool = False) -> float:
-    """A time in the joined speech array -> the same moment in the recording."""
+def _to_timeline(seg: AsrSegment, spans: list[tuple[float, float, float]]) -> list[AsrSegment]:
+    """A segment of the joined speech array -> the same speech on the recording's timeline.
+
+    A segment that runs over several speech regions (the recogniser does not know where one
+    region ends) is split at the regions' edges, its words shared out by time, so that no turn
+    ever covers the silence, or the other party's speech, between two regions.
+    """
+    parts = []
     for joined_start, joined_end, original_start in spans:
-        if t < joined_end or (at_end and t <= joined_end):
-            return original_start + max(0.0, t - joined_start)
-    joined_start, joined_end, original_start = spans[-1]
-    return original_start + (joined_end - joined_start)
+        a, b = max(seg.start, joined_start), min(seg.end, joined_end)
+        if b > a or (seg.start == seg.end and joined_start <= seg.start <= joined_end):
+            parts.append((original_start + a - joined_start, original_start + b - joined_start))
+    if not parts:  # between regions or past the end: the nearest region's edge
+        nearest = min(spans, key=lambda sp: min(abs(seg.start - sp[0]), abs(seg.start - sp[1])))
+        edge = nearest[2] + (nearest[1] - nearest[0] if seg.start >= nearest[1] else 0.0)
+        parts = [(edge, edge)]
+    words = seg.text.split()
+    total = sum(b - a for a, b in parts) or 1.0
+    out, used = [], 0
+    for i, (a, b) in enumerate(parts):
+        share = len(words) - used if i == len(parts) - 1 else round(len(words) * (b - a) / total)
+        text = " ".join(words[used : used + share])
+        used += share
+        if text or len(parts) == 1:
+            out.append(AsrSegment(a, b, text or seg.text, seg.avg_logprob, seg.no_speech_prob))
+    return out
 
 
 def speaker_labels(layout: int, rep_channel: str) -> list[tuple[str, str]]:

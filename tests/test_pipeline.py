@@ -195,3 +195,22 @@ def test_cache_reuses_a_transcript_of_the_same_audio(stereo_call, tmp_path):
     assert transcribe_cached(path, other, ScriptedBackend())[1] is False  # shapes the output
     stored = list((tmp_path / "cache").rglob("*.json"))
     assert len(stored) == 2 and json.loads(stored[0].read_text())["turns"]
+
+
+class OneLongSegment:
+    """A recogniser that returns one segment over everything it hears (as a random model can)."""
+
+    name = model_label = "long"
+
+    def transcribe(self, samples):
+        return [AsrSegment(0.0, len(samples) / 16000, "one two three four five six")]
+
+
+def test_a_segment_over_several_regions_is_split_at_their_edges():
+    samples = np.zeros(16000 * 20, dtype=np.float32)
+    regions = [SpeechRegion(1.0, 3.0), SpeechRegion(10.0, 14.0)]
+    segments = recognise_regions(OneLongSegment(), samples, regions, offset=0.0)
+    assert [(round(s.start, 2), round(s.end, 2), s.text) for s in segments] == [
+        (1.0, 3.0, "one two"),
+        (10.0, 14.0, "three four five six"),
+    ]
