@@ -8,11 +8,11 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from synth import have_espeak, synthesise_call
+from tiny_models import build_tiny_faster_whisper, build_tiny_whisper
 
 from analyzer.cli import main
 from analyzer.transcript import Turn
-from synth import have_espeak, synthesise_call
-from tiny_models import build_tiny_faster_whisper, build_tiny_whisper
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,7 +44,7 @@ def run(*args, env=None):
 
 @pytest.mark.parametrize("backend", ["faster-whisper", "openai-whisper"])
 def test_transcribe_writes_a_transcript_with_roles_from_channels(setup, tmp_path, backend):
-    root, models, call, truth = setup
+    _root, models, call, truth = setup
     out = tmp_path / "out"
     result = run(
         "transcribe",
@@ -77,7 +77,7 @@ def test_transcribe_writes_a_transcript_with_roles_from_channels(setup, tmp_path
 
 
 def test_bad_recordings_fail_one_by_one_and_the_rest_is_written(setup, tmp_path):
-    root, models, call, _ = setup
+    _root, models, call, _ = setup
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     text = tmp_path / "notes.wav"
@@ -136,7 +136,7 @@ def test_missing_model_offline_is_one_message(setup, tmp_path):
 
 
 def test_score_accepts_a_recording_and_reuses_its_transcript(setup, tmp_path):
-    root, models, call, _ = setup
+    _root, models, call, _ = setup
     args = [
         "score",
         call,
