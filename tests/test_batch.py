@@ -22,20 +22,11 @@ from analyzer.settings import TranscribeSettings
 from analyzer.store import Store
 
 from conftest import MINI_RUBRIC
+from helpers import TEXT_CALL
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CALL = """\
-[00:00] Alex: Hi Dana, this is Alex with Acme Solution. Is now a bad time?
-[00:05] Dana: No, go ahead.
-[00:09] Alex: How are you handling scheduling today? What is the biggest challenge with that?
-[00:16] Dana: It's a real headache for us.
-[00:20] Alex: How many reps are on the team?
-[00:24] Dana: Twelve.
-[00:27] Alex: Can we book a demo on Thursday at ten?
-[00:31] Dana: Sure, Thursday works.
-[00:40] Alex: Great, talk then.
-"""
+CALL = TEXT_CALL + "[00:40] Alex: Great, talk then.\n"
 
 
 @pytest.fixture

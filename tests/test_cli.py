@@ -7,25 +7,15 @@ from click.testing import CliRunner
 from analyzer.cli import main
 
 from conftest import MINI_RUBRIC
+from helpers import TEXT_CALL
 
 ROOT = Path(__file__).resolve().parents[1]
-
-CALL = """\
-[00:00] Alex: Hi Dana, this is Alex with Acme Solution. Is now a bad time?
-[00:05] Dana: No, go ahead.
-[00:09] Alex: How are you handling scheduling today? What is the biggest challenge with that?
-[00:16] Dana: It's a real headache for us.
-[00:20] Alex: How many reps are on the team?
-[00:24] Dana: Twelve.
-[00:27] Alex: Can we book a demo on Thursday at ten?
-[00:31] Dana: Sure, Thursday works.
-"""
 
 
 @pytest.fixture
 def files(tmp_path):
     (tmp_path / "mini.yaml").write_text(MINI_RUBRIC)
-    (tmp_path / "good.txt").write_text(CALL)
+    (tmp_path / "good.txt").write_text(TEXT_CALL)
     return tmp_path
 
 
@@ -46,7 +36,7 @@ def test_score_table_shows_phases_items_evidence_and_grade(files):
 
 
 def test_score_json_is_one_grade_per_line_and_call_id_from_file_name(files):
-    (files / "two.txt").write_text(CALL)
+    (files / "two.txt").write_text(TEXT_CALL)
     result = run(
         "score",
         files / "good.txt",
