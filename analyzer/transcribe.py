@@ -14,9 +14,11 @@ this module imports without them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import pickle
 import re
 import shutil
 import string
@@ -484,18 +486,36 @@ class OpenAIWhisperBackend:
         )
 
 
+CORRUPT_CHECKPOINT = "not a PyTorch checkpoint (corrupt or incomplete file?)"
+
+
 def _checkpoint_problem(exc: BaseException) -> str:
     """One line on why a checkpoint did not load (torch's own messages run to paragraphs)."""
-    if isinstance(exc, PermissionError | FileNotFoundError | IsADirectoryError):
-        return exc.strerror or _reason(exc)
-    if isinstance(exc, KeyError | TypeError):
-        return f"not a Whisper checkpoint (no valid {_reason(exc)})"
     text = str(exc)
-    if "state_dict" in text:
+    if isinstance(exc, pickle.UnpicklingError | EOFError) or "PytorchStreamReader" in text:
+        return CORRUPT_CHECKPOINT  # random bytes, a truncated zip, an empty file
+    if isinstance(exc, OSError):
+        # torch reads a truncated zip as EINVAL
+        return CORRUPT_CHECKPOINT if exc.errno == errno.EINVAL else exc.strerror or _reason(exc)
+    if isinstance(exc, KeyError):
+        return f"not a Whisper checkpoint (it has no {_reason(exc)})"
+    if isinstance(exc, TypeError | AttributeError):
+        return "not a Whisper checkpoint (its 'dims' are not Whisper's model dimensions)"
+    if "Error(s) in loading state_dict" in text:
         return "the weights do not match the model dimensions stored in the checkpoint"
-    if "out of memory" in text.lower():
-        return _reason(exc)
-    return "not a PyTorch checkpoint (corrupt or incomplete file?)"
+    return _reason(exc)
+
+
+def _cpu_threads() -> int:
+    """CTranslate2's CPU threads: its default is 4 whatever the machine, and on 2 cores that
+    oversubscription made decoding ~3x slower. OMP_NUM_THREADS, when set, decides (0)."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return 0
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 4
+    return max(1, min(4, available))
 
 
 def _ct2_problem(exc: BaseException) -> str:
@@ -532,6 +552,7 @@ class FasterWhisperBackend:
                 device=device,
                 device_index=index,
                 compute_type=compute_type,
+                cpu_threads=_cpu_threads(),
                 local_files_only=True,
             )
         except Exception as exc:

@@ -66,10 +66,12 @@ def tiny_whisper(model_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_faster_whisper(model_dir) -> Path:
+def tiny_faster_whisper(model_dir, tiny_whisper) -> Path:
+    """The same weights as `tiny_whisper`, converted: both backends decode one model."""
     pytest.importorskip("faster_whisper")
     pytest.importorskip("transformers")
-    return build_tiny_faster_whisper(model_dir / "faster-whisper-tiny-random")
+    folder = model_dir / "faster-whisper-tiny-random"
+    return build_tiny_faster_whisper(folder, from_whisper=tiny_whisper)
 
 
 @pytest.fixture
@@ -114,6 +116,43 @@ def test_backends_transcribe_a_tone(tiny_models, backend, beam_size):
 
 
 @pytest.mark.slow
+def test_both_backends_agree_on_the_same_model(tiny_models):
+    """The converted model, its tokenizer and both decoding paths match token for token."""
+    audio = tone(3.0, seed=3)
+    results = []
+    for backend, compute_type in (("openai-whisper", None), ("faster-whisper", "float32")):
+        options = AsrOptions(
+            backend=backend,
+            model="tiny-random",
+            model_dir=tiny_models,
+            beam_size=1,
+            temperatures=FAST,
+            compute_type=compute_type,
+        )
+        results.append(get_backend(options).transcribe(audio))
+    reference, fast = results
+    assert reference
+    assert [(s.start, s.end, s.text) for s in fast] == [(s.start, s.end, s.text) for s in reference]
+    for a, b in zip(fast, reference, strict=True):
+        assert a.avg_logprob == pytest.approx(b.avg_logprob, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_a_standalone_random_faster_whisper_model(tmp_path):
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("transformers")
+    folder = build_tiny_faster_whisper(tmp_path / "faster-whisper-alone", quantization="int8")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "model.bin",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "vocabulary.json",
+    ]
+    options = AsrOptions(model="alone", model_dir=tmp_path, beam_size=1, temperatures=FAST)
+    check_segments(get_backend(options).transcribe(tone(1.0)), 1.0)
+
+
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
 def test_word_timestamps_do_not_crash(tiny_models, backend):
     options = AsrOptions(
@@ -129,10 +168,17 @@ def test_word_timestamps_do_not_crash(tiny_models, backend):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKEND_NAMES)
-def test_default_temperature_fallback(tiny_models, backend):
-    """The library's fallback (0.0 .. 1.0): the random model fails every check and uses them all."""
-    options = AsrOptions(backend=backend, model="tiny-random", model_dir=tiny_models, beam_size=1)
-    assert options.temperatures == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+def test_temperature_fallback(tiny_models, backend):
+    """The random model fails every check, so each temperature is tried (sampling at 1.0).
+    The default runs 0.0 .. 1.0 in six steps; two keep this test short."""
+    assert AsrOptions().temperatures == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    options = AsrOptions(
+        backend=backend,
+        model="tiny-random",
+        model_dir=tiny_models,
+        beam_size=2,
+        temperatures=(0.0, 1.0),
+    )
     check_segments(get_backend(options).transcribe(tone(3.0)), 3.0)
 
 
@@ -144,6 +190,16 @@ def test_empty_audio_gives_no_segments_and_2d_audio_is_refused(tiny_models, back
     assert engine.transcribe(np.zeros(0, dtype=np.float32)) == []
     with pytest.raises(ValueError, match="1-D"):
         engine.transcribe(np.zeros((2, SR), dtype=np.float32))
+
+
+@pytest.mark.parametrize("backend", BACKEND_NAMES)
+def test_english_only_models_transcribe_english(tiny_models, backend, caplog):
+    for language in ("fr", None):
+        options = AsrOptions(
+            backend=backend, model="tiny-random", model_dir=tiny_models, language=language
+        )
+        assert get_backend(options).language == "en"
+    assert "tiny-random is an English-only model; transcribing 'fr' as English" in caplog.text
 
 
 def test_backend_is_loaded_once_per_options(tiny_whisper, model_dir):
@@ -263,6 +319,16 @@ def test_truncated_checkpoint(tmp_path, tiny_whisper):
     assert str(err.value) == (
         f"cannot load {cut}: not a PyTorch checkpoint (corrupt or incomplete file?)"
     )
+
+
+def test_a_checkpoint_that_is_not_whisper(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("whisper")
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ModelError) as err:
+        get_backend(AsrOptions(backend="openai-whisper", model=str(other)))
+    assert str(err.value) == f"cannot load {other}: not a Whisper checkpoint (it has no 'dims')"
 
 
 def test_faster_whisper_folder_without_model_bin(tmp_path):

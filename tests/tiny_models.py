@@ -43,6 +43,12 @@ def build_tiny_whisper(path: Path) -> Path:
     )
     torch.manual_seed(SEED)
     model = whisper.Whisper(dims)
+    # whisper leaves the text positional embedding as torch.empty (real checkpoints overwrite
+    # it): uninitialised memory, sometimes NaN, which made the random model's output flaky.
+    with torch.no_grad():
+        torch.nn.init.normal_(model.decoder.positional_embedding, std=0.01)
+    if not all(bool(torch.isfinite(p).all()) for p in model.state_dict().values()):
+        raise AssertionError("tiny whisper model has non-finite weights")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"dims": asdict(dims), "model_state_dict": model.state_dict()}, path)
@@ -116,9 +122,16 @@ def _bytes_to_unicode() -> dict[int, str]:
     return {b: chr(c) for b, c in zip(printable, chars, strict=True)}
 
 
-def build_tiny_faster_whisper(path: Path, quantization: str | None = None) -> Path:
+def build_tiny_faster_whisper(
+    path: Path, quantization: str | None = None, from_whisper: Path | None = None
+) -> Path:
     """A tiny random CTranslate2 Whisper model folder at `path`
-    (e.g. tmp/models/faster-whisper-tiny-random/)."""
+    (e.g. tmp/models/faster-whisper-tiny-random/).
+
+    With `from_whisper` (a checkpoint from `build_tiny_whisper`, or any English-only
+    openai-whisper checkpoint), the folder holds that model's weights, so both backends decode
+    the same model: same text, comparable timings.
+    """
     import ctranslate2
     import torch
     import transformers
@@ -138,18 +151,22 @@ def build_tiny_faster_whisper(path: Path, quantization: str | None = None) -> Pa
             unk_token="<|endoftext|>",
             pad_token="<|endoftext|>",
         ).save_pretrained(src)
+        checkpoint = torch.load(from_whisper, map_location="cpu") if from_whisper else None
+        dims = checkpoint["dims"] if checkpoint else _DIMS
+        if dims["n_vocab"] != N_VOCAB:
+            raise ValueError(f"{from_whisper}: only English-only models (n_vocab {N_VOCAB})")
         config = transformers.WhisperConfig(
             vocab_size=N_VOCAB,
-            num_mel_bins=N_MELS,
-            d_model=WIDTH,
-            encoder_layers=LAYERS,
-            encoder_attention_heads=HEADS,
-            decoder_layers=LAYERS,
-            decoder_attention_heads=HEADS,
-            encoder_ffn_dim=4 * WIDTH,
-            decoder_ffn_dim=4 * WIDTH,
-            max_source_positions=1500,
-            max_target_positions=448,
+            num_mel_bins=dims["n_mels"],
+            d_model=dims["n_text_state"],
+            encoder_layers=dims["n_audio_layer"],
+            encoder_attention_heads=dims["n_audio_head"],
+            decoder_layers=dims["n_text_layer"],
+            decoder_attention_heads=dims["n_text_head"],
+            encoder_ffn_dim=4 * dims["n_audio_state"],
+            decoder_ffn_dim=4 * dims["n_text_state"],
+            max_source_positions=dims["n_audio_ctx"],
+            max_target_positions=dims["n_text_ctx"],
             # ids as whisper's English-only tokenizer assigns them
             bos_token_id=50257,  # <|startoftranscript|>
             decoder_start_token_id=50257,
@@ -160,10 +177,14 @@ def build_tiny_faster_whisper(path: Path, quantization: str | None = None) -> Pa
         )
         torch.manual_seed(SEED)
         model = transformers.WhisperForConditionalGeneration(config)
+        if checkpoint:
+            _load_whisper_weights(model, checkpoint["model_state_dict"])
+        if not all(bool(torch.isfinite(p).all()) for p in model.state_dict().values()):
+            raise AssertionError("tiny transformers whisper model has non-finite weights")
         model.save_pretrained(src)
         # What faster-whisper reads for its feature extractor (these are its defaults too).
         preprocessor = {
-            "feature_size": N_MELS,
+            "feature_size": dims["n_mels"],
             "sampling_rate": 16000,
             "hop_length": 160,
             "chunk_length": 30,
@@ -177,3 +198,52 @@ def build_tiny_faster_whisper(path: Path, quantization: str | None = None) -> Pa
         )
         converter.convert(str(path), quantization=quantization)
     return path
+
+
+_DIMS = {
+    "n_mels": N_MELS,
+    "n_audio_ctx": 1500,
+    "n_audio_state": WIDTH,
+    "n_audio_head": HEADS,
+    "n_audio_layer": LAYERS,
+    "n_vocab": N_VOCAB,
+    "n_text_ctx": 448,
+    "n_text_state": WIDTH,
+    "n_text_head": HEADS,
+    "n_text_layer": LAYERS,
+}
+
+# openai-whisper parameter names -> transformers' (the inverse of what OpenAI's published
+# weights went through to become openai/whisper-* on the Hub)
+_RENAMES = [
+    ("encoder.positional_embedding", "encoder.embed_positions.weight"),
+    ("decoder.positional_embedding", "decoder.embed_positions.weight"),
+    ("decoder.token_embedding", "decoder.embed_tokens"),
+    ("encoder.ln_post", "encoder.layer_norm"),
+    ("decoder.ln.", "decoder.layer_norm."),
+    (".blocks.", ".layers."),
+    (".cross_attn_ln.", ".encoder_attn_layer_norm."),
+    (".cross_attn.", ".encoder_attn."),
+    (".attn_ln.", ".self_attn_layer_norm."),
+    (".attn.", ".self_attn."),
+    (".mlp_ln.", ".final_layer_norm."),
+    (".mlp.0.", ".fc1."),
+    (".mlp.2.", ".fc2."),
+    (".query.", ".q_proj."),
+    (".key.", ".k_proj."),
+    (".value.", ".v_proj."),
+    (".out.", ".out_proj."),
+]
+
+
+def _load_whisper_weights(model, state_dict: dict) -> None:  # type: ignore[no-untyped-def]
+    """Copy an openai-whisper state dict into a transformers WhisperForConditionalGeneration."""
+    renamed = {}
+    for name, tensor in state_dict.items():
+        for old, new in _RENAMES:
+            name = name.replace(old, new)
+        renamed[f"model.{name}"] = tensor
+    renamed["proj_out.weight"] = renamed["model.decoder.embed_tokens.weight"]  # tied
+    missing, unexpected = model.load_state_dict(renamed, strict=False)
+    if missing or unexpected:
+        raise AssertionError(f"weights not mapped: missing {missing}, unexpected {unexpected}")
