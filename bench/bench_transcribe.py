@@ -17,9 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SIZES = {"tiny": {}, "base": {"width": 512, "heads": 8, "layers": 6}}
 sys.path.insert(0, str(ROOT / "tests"))
 
 
@@ -47,26 +49,32 @@ def make_call(folder: Path, seconds: float) -> Path:
     return path
 
 
+def peak_rss_mb() -> int:
+    """This process's peak resident memory since it started (VmHWM: unlike ru_maxrss it does
+    not carry over the parent's peak across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024)
+    return -1
+
+
 def run_one(backend: str, model_dir: Path, call: Path, beam_size: int) -> dict:
     """Transcribe the call with one backend (in this process) and report."""
-    import resource
-
     from analyzer.pipeline import transcribe_call
     from analyzer.settings import TranscribeSettings
     from analyzer.transcribe import get_backend
 
     settings = TranscribeSettings(
-        backend=backend,
-        model="tiny-random",
-        model_dir=model_dir,
-        beam_size=beam_size,
-        cache_dir=None,
+        backend=backend, model="random", model_dir=model_dir, beam_size=beam_size, cache_dir=None
     )
+    # Temperature 0 only: a random model fails Whisper's quality checks on every window, so the
+    # default fallback would retry each one at five more temperatures (real models rarely do).
+    options = replace(settings.asr_options(), temperatures=(0.0,))
     loaded = time.perf_counter()
-    get_backend(settings.asr_options())
+    asr = get_backend(options)
     load_seconds = time.perf_counter() - loaded
     started = time.perf_counter()
-    transcript = transcribe_call(call, settings)
+    transcript = transcribe_call(call, settings, backend=asr)
     wall = time.perf_counter() - started
     src = transcript.source
     return {
@@ -78,7 +86,8 @@ def run_one(backend: str, model_dir: Path, call: Path, beam_size: int) -> dict:
         "model_load_seconds": round(load_seconds, 2),
         "vad_share": round(src["speech_seconds"] / src["channel_seconds"], 3),
         "turns": len(transcript.turns),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "words": sum(len(t.text.split()) for t in transcript.turns),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -86,6 +95,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument(
+        "--size",
+        choices=sorted(SIZES),
+        default="tiny",
+        help="tiny (the tests' model) or base (random weights of base.en's size)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--one", nargs=3, metavar=("BACKEND", "MODEL_DIR", "CALL"), help=argparse.SUPPRESS
@@ -100,8 +115,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         models = Path(tmp) / "models"
-        checkpoint = build_tiny_whisper(models / "tiny-random.pt")
-        build_tiny_faster_whisper(models / "faster-whisper-tiny-random", from_whisper=checkpoint)
+        checkpoint = build_tiny_whisper(models / "random.pt", **SIZES[args.size])
+        build_tiny_faster_whisper(models / "faster-whisper-random", from_whisper=checkpoint)
         call = make_call(Path(tmp), args.seconds)
         results = []
         for backend in ("openai-whisper", "faster-whisper"):
@@ -127,14 +142,14 @@ def main() -> None:
         print(json.dumps({"results": results, "speedup": speedup}))
         return
     print(
-        f"Transcribing a {ref['audio_seconds']:.0f} s stereo call (espeak-ng, 8 kHz), tiny "
-        f"random Whisper weights, beam {args.beam_size}, CPU"
+        f"Transcribing a {ref['audio_seconds']:.0f} s stereo call (espeak-ng, 8 kHz), random "
+        f"Whisper weights of {args.size} size, beam {args.beam_size}, temperature 0, CPU"
     )
     for r in results:
         print(
             f"  {r['backend']:<15} real-time factor {r['real_time_factor']:>6}x  "
             f"({r['wall_seconds']} s)  peak memory {r['peak_rss_mb']} MB  "
-            f"model load {r['model_load_seconds']} s"
+            f"model load {r['model_load_seconds']} s, {r['words']} words"
         )
     print(f"  faster-whisper / openai-whisper: {speedup}x  (goal >= 4x)")
     print(

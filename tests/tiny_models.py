@@ -24,22 +24,28 @@ HEADS = 2
 LAYERS = 2
 
 
-def build_tiny_whisper(path: Path) -> Path:
-    """A tiny random openai-whisper checkpoint at `path` (e.g. tmp/models/tiny-random.pt)."""
+def build_tiny_whisper(
+    path: Path, width: int = WIDTH, heads: int = HEADS, layers: int = LAYERS
+) -> Path:
+    """A tiny random openai-whisper checkpoint at `path` (e.g. tmp/models/tiny-random.pt).
+
+    The benchmark also builds a random model of a real model's size (base: width 512, 8 heads,
+    6 layers) so that the backends' speeds compare as they would on real weights.
+    """
     import torch
     import whisper
 
     dims = whisper.model.ModelDimensions(
         n_mels=N_MELS,
         n_audio_ctx=1500,
-        n_audio_state=WIDTH,
-        n_audio_head=HEADS,
-        n_audio_layer=LAYERS,
+        n_audio_state=width,
+        n_audio_head=heads,
+        n_audio_layer=layers,
         n_vocab=N_VOCAB,
         n_text_ctx=448,
-        n_text_state=WIDTH,
-        n_text_head=HEADS,
-        n_text_layer=LAYERS,
+        n_text_state=width,
+        n_text_head=heads,
+        n_text_layer=layers,
     )
     torch.manual_seed(SEED)
     model = whisper.Whisper(dims)
