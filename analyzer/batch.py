@@ -336,8 +336,8 @@ class _Rubrics:
         self._graders: dict[Path, Grader] = {}
 
     def get(self, call_type: str | None) -> tuple[Rubric, Path]:
-        path = self.config.rubric_for(call_type) if call_type else None
-        path = Path(path) if path else self.default
+        mapped = self.config.grading.rubrics.get(call_type) if call_type else None
+        path = Path(mapped) if mapped else self.default  # --rubric, else the configured default
         if path not in self._loaded:
             self._loaded[path] = load_rubric(path)
         return self._loaded[path], path

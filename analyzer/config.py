@@ -58,12 +58,6 @@ class Config(_Section):
     batch: BatchConfig = BatchConfig()
     path: Path | None = None  # where it was read from (None: defaults)
 
-    def rubric_for(self, call_type: str | None) -> Path | None:
-        """The form for a call type (configured mapping), else the default form."""
-        if call_type and call_type in self.grading.rubrics:
-            return self.grading.rubrics[call_type]
-        return self.grading.rubric
-
 
 def load_config(path: str | Path | None = None) -> Config:
     """The given file (it must exist), else ./analyzer.toml if present, else the defaults.
