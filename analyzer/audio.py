@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from .errors import AudioError
+from .transcript import format_clock
 
 TARGET_RATE = 16_000
 AUDIO_SUFFIXES = (
@@ -56,16 +57,6 @@ class AudioInfo:
     sample_rate: int  # the file's own rate
     channels: int  # the file's own channel count
     codec: str  # e.g. "pcm_mulaw", "mp3"
-
-
-def format_clock(seconds: float) -> str:
-    """`mm:ss` below an hour, `h:mm:ss` from an hour up (whole seconds, rounded down)."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes:02d}:{secs:02d}"
 
 
 def _hms(seconds: float) -> str:

@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from .audio import content_hash
 from .config import Config
@@ -370,18 +369,3 @@ def hold_lock(db_path: Path) -> Iterator[None]:
         yield
     finally:
         handle.close()
-
-
-def summary_rows(report: BatchReport) -> dict[str, Any]:
-    """The closing summary as plain data (for the CLI and for scripts)."""
-    return {
-        "run_id": report.run_id,
-        "found": report.found,
-        "graded": len(report.graded),
-        "skipped": report.skipped,
-        "failed": len(report.failed),
-        "mean_grade": None if report.mean_grade is None else round(report.mean_grade, 1),
-        "flagged": [{"call_id": c, "grade": g, "flags": f} for c, g, f in report.flagged],
-        "failures": [{"path": p, "reason": r} for p, r in report.failed],
-        "seconds": round(report.seconds, 2),
-    }

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .transcript import format_clock
+
 if TYPE_CHECKING:
     from .batch import BatchReport
     from .grade import Evidence, Grade, ItemResult, PhaseResult
@@ -32,7 +34,7 @@ def grade_table(grade: Grade) -> str:
         f"Rubric: {grade.rubric} v{grade.rubric_version}",
     ]
     if grade.duration is not None:
-        facts.append(f"Duration: {clock(grade.duration)}")
+        facts.append(f"Duration: {format_clock(grade.duration)}")
     facts.append(f"Turns: {grade.turns}")
     lines.append("   ".join(facts))
     verdict = "PASS" if grade.passed else "FAIL"
@@ -54,7 +56,7 @@ def _phase_lines(phase: PhaseResult) -> list[str]:
         span = phase.span
         head += f"   turns {span.first_turn}-{span.last_turn}"
         if span.start is not None and span.end is not None:
-            head += f" [{clock(span.start)}-{clock(span.end)}]"
+            head += f" [{format_clock(span.start)}-{format_clock(span.end)}]"
     else:
         head += "   (no turns)"
     lines = [head]
@@ -87,17 +89,9 @@ def _item_lines(item: ItemResult) -> list[str]:
 
 
 def _evidence_line(e: Evidence) -> str:
-    when = f"[{clock(e.start)}] " if e.start is not None else f"(turn {e.turn}) "
+    when = f"[{format_clock(e.start)}] " if e.start is not None else f"(turn {e.turn}) "
     where = "" if e.in_phase else "  outside phase"
     return f'{when}{e.speaker}: "{_cut(e.text)}"  {e.score:.2f}{where}'
-
-
-def clock(seconds: float) -> str:
-    """Seconds as m:ss, or h:mm:ss past an hour."""
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
 def _cut(text: str) -> str:

@@ -122,3 +122,11 @@ def _opt_float(value: Any, where: str) -> float | None:
     if number != number or number in (float("inf"), float("-inf")):
         raise ValueError(f"{where} is not a finite number")
     return number
+
+
+def format_clock(seconds: float) -> str:
+    """`mm:ss` below an hour, `h:mm:ss` from an hour up (whole seconds, rounded down)."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
