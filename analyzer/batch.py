@@ -26,8 +26,8 @@ from .config import Config
 from .discover import CallSource, discover_calls, is_audio
 from .errors import AnalyzerError, BatchBusyError, InputError, ModelError, StoreError
 from .grade import Grade, Grader
-from .readers import read_transcript
 from .rubric import Rubric, default_rubric_path, load_rubric
+from .score import load_call
 from .settings import TranscribeSettings
 from .store import CallRecord, Store
 from .transcript import Transcript
@@ -194,7 +194,18 @@ def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) ->
                     pending.add(pool.submit(grade_job, next_job, settings))
 
 
-_graders: dict[Path, Grader] = {}
+# Per process (the parent's re-grades, each worker's calls), keyed by the rubric file as it is
+# now: an edited rubric gets a new Grader.
+_graders: dict[tuple[Path, int, int], Grader] = {}
+
+
+def grader_for(path: Path, rubric: Rubric | None = None) -> Grader:
+    """The Grader for a rubric file, built once per process and file version."""
+    stat = path.stat()
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _graders:
+        _graders[key] = Grader(rubric or load_rubric(path))
+    return _graders[key]
 
 
 def grade_job(job: CallJob, settings: TranscribeSettings) -> CallDone:
@@ -202,9 +213,7 @@ def grade_job(job: CallJob, settings: TranscribeSettings) -> CallDone:
     try:
         transcript = _load(job, settings)
         transcript.call_id = job.call_id
-        grader = _graders.get(job.rubric_path)
-        if grader is None:
-            grader = _graders[job.rubric_path] = Grader(load_rubric(job.rubric_path))
+        grader = grader_for(job.rubric_path)
         return CallDone(job, transcript, grader.grade(transcript))
     except ModelError:
         raise  # not the call's fault: the whole run stops with the model message
@@ -216,16 +225,8 @@ def grade_job(job: CallJob, settings: TranscribeSettings) -> CallDone:
 
 
 def _load(job: CallJob, settings: TranscribeSettings) -> Transcript:
-    from .pipeline import transcribe_cached  # here: a night of transcripts never loads Whisper
-
     source = job.source
-    if source.transcript is not None:
-        transcript = read_transcript(source.transcript)
-    else:
-        assert source.audio is not None
-        transcript = transcribe_cached(source.audio, settings, rep_name=source.metadata.get("rep"))[
-            0
-        ]
+    transcript = load_call(source.path, settings, rep_name=source.metadata.get("rep"))
     if source.audio is not None:
         transcript.audio = str(source.audio)
     meta = source.metadata
@@ -332,7 +333,6 @@ class _Rubrics:
         self.config = config
         self.default = Path(default)
         self._loaded: dict[Path, Rubric] = {self.default: load_rubric(self.default)}
-        self._graders: dict[Path, Grader] = {}
 
     def get(self, call_type: str | None) -> tuple[Rubric, Path]:
         mapped = self.config.grading.rubrics.get(call_type) if call_type else None
@@ -342,9 +342,7 @@ class _Rubrics:
         return self._loaded[path], path
 
     def grader(self, path: Path) -> Grader:
-        if path not in self._graders:
-            self._graders[path] = Grader(self._loaded[path])
-        return self._graders[path]
+        return grader_for(path, self._loaded[path])
 
 
 @contextmanager

@@ -24,12 +24,13 @@ class Scored:
     error: str | None = None
 
 
-def load_call(path: Path, settings: TranscribeSettings) -> Transcript:
-    """A transcript file is read; a recording is transcribed (or its cached transcript reused)."""
+def load_call(path: Path, settings: TranscribeSettings, rep_name: str | None = None) -> Transcript:
+    """A transcript file is read; a recording is transcribed (or its cached transcript reused),
+    its rep channel named `rep_name` when the call's metadata gives one."""
     if is_audio(path):
         from .pipeline import transcribe_cached  # loads PyAV and Whisper only for recordings
 
-        return transcribe_cached(path, settings)[0]
+        return transcribe_cached(path, settings, rep_name=rep_name)[0]
     return read_transcript(path)
 
 

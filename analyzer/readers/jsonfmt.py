@@ -121,11 +121,17 @@ def read_project_json(text: str, path: Path) -> Transcript:
 # --- Whisper / WhisperX --------------------------------------------------------------------
 
 
-def read_whisper_json(text: str, path: Path) -> Transcript:
-    data = load_json(text, path)
+def _segment_list(data: Any, path: Path) -> list[Any]:
+    """A bare list of segments, or the `segments` list of an object."""
     segments = data if isinstance(data, list) else _dict(data, path).get("segments")
     if not isinstance(segments, list):
         raise _unrecognised(data, path)
+    return segments
+
+
+def read_whisper_json(text: str, path: Path) -> Transcript:
+    data = load_json(text, path)
+    segments = _segment_list(data, path)
     turns = []
     for seg in segments:
         if not isinstance(seg, dict):
@@ -351,9 +357,7 @@ def _speaker_map(results: dict[str, Any]) -> dict[str, str]:
 
 def read_segments_json(text: str, path: Path) -> Transcript:
     data = load_json(text, path)
-    segments = data if isinstance(data, list) else _dict(data, path).get("segments")
-    if not isinstance(segments, list):
-        raise _unrecognised(data, path)
+    segments = _segment_list(data, path)
     sid = str(data.get("sid") or "") if isinstance(data, dict) else ""
     names, fields = _sibling_metadata(path, sid or path.name.split(".")[0])
     turns = []
