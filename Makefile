@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed
 
 install: $(STAMP)
 
-# System packages the tests use: espeak-ng speaks the synthetic test calls.
-SYSTEM_PACKAGES := espeak-ng
+# System packages the tests use: espeak-ng speaks the synthetic test calls; chromium is the
+# browser the end-to-end test drives (Playwright never downloads one of its own).
+SYSTEM_PACKAGES := espeak-ng chromium
 
 # torch first, pinned: on these machines 2.13.0 is a local CPU build; any other spec pulls CUDA.
 $(STAMP): pyproject.toml
@@ -45,8 +46,11 @@ demo: install
 	@echo
 	@echo "== One call in full: the suggested grade with its evidence =="
 	$(BIN)/analyzer score samples/2026-11-23_alice_0001.json
-	@echo "Next: review and confirm these grades in the browser with"
-	@echo "  .venv/bin/analyzer serve --db demo.db    (the review page is the next piece of work)"
+	@echo
+	@echo "Next: review and confirm these grades in the browser. Add yourself as a manager"
+	@echo "(it asks for a password), serve, and open http://127.0.0.1:8000/ :"
+	@echo "  .venv/bin/analyzer users add YOURNAME --role manager --db demo.db"
+	@echo "  .venv/bin/analyzer serve --db demo.db"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

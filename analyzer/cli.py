@@ -364,5 +364,125 @@ def rubric_check(path: Path) -> None:
     )
 
 
+# -- the review page and its users ---------------------------------------------------------------
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@main.command()
+@_db_option
+@_config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def serve(db_path: Path | None, config_path: Path | None, host: str, port: int) -> None:
+    """The review page and JSON API for managers and reps (localhost unless --host says)."""
+    import uvicorn
+
+    from .users import list_users
+    from .web import create_app
+
+    db = _db(db_path, _config(config_path))
+    if not db.exists():
+        raise click.ClickException(f"{db}: no such database (run `analyzer batch` first)")
+    with Store.open(db) as store:  # upgrades an older schema before the workers start
+        has_users = bool(list_users(store))
+    if host not in LOOPBACK:
+        click.echo(
+            f"warning: listening on {host}: anyone who can reach this machine can try to sign "
+            "in; put it behind HTTPS",
+            err=True,
+        )
+    if not has_users:
+        click.echo(
+            f"note: {db} has no users yet; add one with "
+            f"`analyzer users add NAME --role manager --db {db}`",
+            err=True,
+        )
+    click.echo(f"Serving {db} on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+    uvicorn.run(create_app(db), host=host, port=port, log_level="info")
+
+
+@main.group()
+def users() -> None:
+    """Who may sign in to the review page: managers, admins and reps."""
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--role", type=click.Choice(["admin", "manager", "rep"]), required=True, help="What they do."
+)
+@click.option("--rep-name", help="For a rep: the name their calls are stored under.")
+@_db_option
+@_config_option
+def users_add(
+    name: str, role: str, rep_name: str | None, db_path: Path | None, config_path: Path | None
+) -> None:
+    """Add a user; the password is asked for (or read from the first line of stdin)."""
+    from .users import add_user
+
+    db = _db(db_path, _config(config_path))
+    password = _read_password()
+    with Store.open(db) as store:
+        user = add_user(store, name, role, password, rep_name)
+        known = {c.rep.casefold() for c in store.list_calls() if c.rep}
+    click.echo(
+        f"added {user.role} {user.name}" + (f" (rep {user.rep_name})" if user.rep_name else "")
+    )
+    if user.rep_name and known and user.rep_name.casefold() not in known:
+        click.echo(f"note: no calls in {db} are stored under rep {user.rep_name!r} yet", err=True)
+
+
+@users.command("list")
+@_db_option
+@_config_option
+def users_list(db_path: Path | None, config_path: Path | None) -> None:
+    """The users who may sign in, with their roles."""
+    from .users import list_users
+
+    with Store.open(_db(db_path, _config(config_path))) as store:
+        found = list_users(store)
+    if not found:
+        click.echo("no users yet: add one with `analyzer users add NAME --role manager`")
+        return
+    width = max(len(u.name) for u in found)
+    for u in found:
+        rep = f"  rep: {u.rep_name}" if u.rep_name else ""
+        click.echo(f"{u.name:<{width}}  {u.role:<7}  since {(u.created_at or '')[:10]}{rep}")
+
+
+@users.command("remove")
+@click.argument("name")
+@_db_option
+@_config_option
+def users_remove(name: str, db_path: Path | None, config_path: Path | None) -> None:
+    """Remove a user, their sessions and API tokens (their reviews stay in the history)."""
+    from .users import remove_user
+
+    with Store.open(_db(db_path, _config(config_path))) as store:
+        user = remove_user(store, name)
+    click.echo(f"removed {user.role} {user.name}")
+
+
+@users.command("token")
+@click.argument("name")
+@_db_option
+@_config_option
+def users_token(name: str, db_path: Path | None, config_path: Path | None) -> None:
+    """Make an API token for NAME, printed on the last line (shown only once)."""
+    from .users import make_token
+
+    with Store.open(_db(db_path, _config(config_path))) as store:
+        token = make_token(store, name)
+    click.echo(f"API token for {name}; send it as 'Authorization: Bearer TOKEN'. Shown once:")
+    click.echo(token)
+
+
 if __name__ == "__main__":
     main()

@@ -60,3 +60,33 @@ class BatchBusyError(AnalyzerError):
 
 class StoreError(AnalyzerError):
     """The database cannot be used: unwritable path, not a database, a newer schema, busy."""
+
+
+class UserError(AnalyzerError):
+    """A user account that cannot be made or found: a taken name, a weak password, no such user."""
+
+
+class NotFoundError(AnalyzerError):
+    """No such call (or item) in the database: a 404 on the web."""
+
+
+class ForbiddenError(AnalyzerError):
+    """The user may not see or change this: a rep opening another rep's call, a rep confirming."""
+
+
+class ReviewError(AnalyzerError):
+    """A review that cannot be stored as sent: an unknown item or status (a 422 on the web).
+
+    `field` names the part of the request at fault, e.g. `items[2].status`; `location` says
+    where that part is sent: "body" or "query".
+    """
+
+    def __init__(self, field: str, problem: str, location: str = "body") -> None:
+        self.field = field
+        self.problem = problem
+        self.location = location
+        super().__init__(f"{field}: {problem}")
+
+
+class ConflictError(AnalyzerError):
+    """Someone changed the call since the page was loaded: reload and review again (a 409)."""

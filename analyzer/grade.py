@@ -17,13 +17,12 @@ from . import __version__
 from .match import CallMatches, RubricMatcher, SpokenSentence
 from .phases import Segmentation, Span, TriggerHit, segment_phases
 from .roles import RoleDecision, decide_roles
-from .rubric import Item, Phase, Rubric
+from .rubric import PARTIAL_CREDIT, Item, Phase, Rubric
 from .text import get_normalizer
 from .transcript import Transcript
 
 MET_THRESHOLD = 0.75  # a sentence scoring this against a phrase shows the behaviour
 PARTIAL_THRESHOLD = 0.6  # a near miss: half credit when nothing better was said
-PARTIAL_CREDIT = 0.5  # share of an item's points for a near miss
 CONFIDENCE_SPAN = 0.25  # score distance from a threshold at which confidence reaches 1
 LOW_CONFIDENCE = 0.6  # item confidence below this flags the call for a human look
 CLOSEST_FLOOR = 0.5  # a missed item shows its closest sentence when it scored at least this

@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import RubricError
 
+ITEM_STATUSES = ("met", "partial", "missed", "na")  # na: the item did not apply to the call
+PARTIAL_CREDIT = 0.5  # share of an item's points for a partial (a near miss, or so judged)
+
 SUM_TOLERANCE = 0.01  # points: weights and item points are compared with this tolerance
 
 

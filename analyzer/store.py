@@ -8,10 +8,14 @@ stores a call, its transcript and its grade whole or not at all.
 Every `sqlite3` error that reaches the caller is a `StoreError` whose one-line message names the
 database and the problem, with the SQLite error chained as its cause.
 
-Later issues add tables (users, reviews, confirmed grades, audit trail, disputes) by appending to
-`MIGRATIONS`; they can reference `calls(call_id)`, `grades(id)` and `item_results(grade_id,
-item_id)`, which stay stable: re-grading a call updates its suggested grade row in place (same
-id) and replaces only that grade's item results and evidence.
+Migration 2 adds the review side: users, login sessions, API tokens, confirmed grades (rows of
+`grades` with kind 'confirmed'), disputes, the audit log, and `reviews`, one row per call that
+the review queue reads. `reviews` is derived data (status, priority, the latest suggested and
+confirmed grade): `refresh_review` rebuilds a call's row from the tables it summarises, and every
+write that changes them calls it in the same transaction, bumping the row's `version` (the
+review page's concurrency check). `calls(call_id)`, `grades(id)` and `item_results(grade_id,
+item_id)` stay stable: re-grading a call updates its suggested grade row in place (same id) and
+replaces only that grade's item results and evidence.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -38,11 +42,16 @@ BUSY_TIMEOUT_MS = 5000
 # Flags that put a call on the "needs a look" list (`list_calls(flagged=True)`), besides failing.
 ATTENTION_FLAGS = ("below_pass_mark", "critical_missed", "low_confidence")
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
+REVIEW_STATUSES = ("unreviewed", "disputed", "confirmed")
+# How much a call needs a human, highest first: the review queue's order within a status.
+PRIORITY_WEIGHTS = {"critical_missed": 8, "below_pass_mark": 4, "low_confidence": 2, "disputed": 1}
 
-# (version, name, SQL script). Append only: never edit a migration that has shipped. Each runs in
-# its own transaction with foreign key enforcement off (so a migration may rebuild a table the
-# SQLite way: create new, copy, drop, rename) and `PRAGMA foreign_key_check` before it commits.
-MIGRATIONS: list[tuple[int, str, str]] = [
+# (version, name, SQL script or a function of the connection). Append only: never edit a migration
+# that has shipped. Each runs in its own transaction with foreign key enforcement off (so a
+# migration may rebuild a table the SQLite way: create new, copy, drop, rename) and
+# `PRAGMA foreign_key_check` before it commits.
+Migration = tuple[int, str, "str | Callable[[sqlite3.Connection], None]"]
+MIGRATIONS: list[Migration] = [
     (
         1,
         "calls, transcripts, grades, batch runs",
@@ -152,7 +161,98 @@ CREATE TABLE evidence (
 CREATE INDEX evidence_grade ON evidence(grade_id);
 """,
     ),
+    (2, "users, sessions, tokens, reviews, disputes, audit log", lambda c: _migration_2(c)),
 ]
+
+REVIEW_TABLES = """
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'manager', 'rep')),
+    rep_name TEXT,                      -- for a rep: the name their calls are stored under
+    password_hash TEXT NOT NULL,        -- scrypt, salted: see users.py
+    created_at TEXT NOT NULL
+);
+
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,        -- sha256 of the cookie value; the value is never stored
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+CREATE TABLE api_tokens (
+    token_hash TEXT PRIMARY KEY,        -- sha256 of the token
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);
+
+CREATE TABLE disputes (
+    id INTEGER PRIMARY KEY,
+    call_id TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+    item_id TEXT NOT NULL,
+    raised_by TEXT NOT NULL,            -- user names, not ids: the record outlives the account
+    comment TEXT NOT NULL,
+    raised_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+    resolved_by TEXT,
+    resolved_at TEXT,
+    resolution TEXT
+);
+CREATE INDEX disputes_call ON disputes(call_id, status);
+
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    call_id TEXT NOT NULL REFERENCES calls(call_id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    action TEXT NOT NULL,               -- override | confirm | dispute | resolve
+    item_id TEXT,
+    old_value TEXT,
+    new_value TEXT,
+    comment TEXT
+);
+CREATE INDEX audit_log_call ON audit_log(call_id, id);
+
+CREATE TABLE reviews (
+    call_id TEXT PRIMARY KEY REFERENCES calls(call_id) ON DELETE CASCADE,
+    rep TEXT,
+    rep_key TEXT,                       -- casefold(rep), for the rep filter and reps' own view
+    call_date TEXT,
+    rubric TEXT,
+    rubric_version TEXT,
+    suggested_id INTEGER REFERENCES grades(id) ON DELETE SET NULL,
+    suggested_grade REAL,
+    suggested_passed INTEGER,
+    flags_json TEXT NOT NULL DEFAULT '[]',
+    confirmed_id INTEGER REFERENCES grades(id) ON DELETE SET NULL,
+    confirmed_grade REAL,
+    confirmed_passed INTEGER,
+    reviewed_by TEXT,
+    reviewed_at TEXT,
+    open_disputes INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL CHECK (status IN ('unreviewed', 'disputed', 'confirmed')),
+    queue_rank INTEGER NOT NULL,        -- 0: needs a human (unreviewed or disputed), 1: confirmed
+    priority INTEGER NOT NULL,          -- PRIORITY_WEIGHTS summed over the call's flags
+    version INTEGER NOT NULL DEFAULT 1  -- bumped by every change: the review form's check
+);
+CREATE INDEX reviews_queue ON reviews(queue_rank, priority DESC, call_date DESC, call_id);
+CREATE INDEX reviews_rep ON reviews(rep_key, queue_rank, priority DESC, call_date DESC, call_id);
+CREATE INDEX reviews_date ON reviews(call_date);
+CREATE INDEX reviews_rubric ON reviews(rubric);
+CREATE INDEX grades_call_kind ON grades(call_id, kind);
+"""
+
+
+def _migration_2(conn: sqlite3.Connection) -> None:
+    for statement in split_statements(REVIEW_TABLES):
+        conn.execute(statement)
+    for (call_id,) in conn.execute("SELECT call_id FROM calls").fetchall():
+        refresh_review(conn, call_id)
 
 
 @dataclass(frozen=True)
@@ -284,12 +384,15 @@ class Store:
     def _migrate(self) -> None:
         conn = self._conn
         conn.execute("PRAGMA foreign_keys = OFF")  # no-op inside a transaction: set it before
-        for version, name, script in sorted(MIGRATIONS):
+        for version, name, script in sorted(MIGRATIONS, key=lambda m: m[0]):
             with self._transaction():
                 if version <= self._read_version():  # another process got here first
                     continue
-                for statement in split_statements(script):
-                    conn.execute(statement)
+                if callable(script):
+                    script(conn)
+                else:
+                    for statement in split_statements(script):
+                        conn.execute(statement)
                 broken = conn.execute("PRAGMA foreign_key_check").fetchone()
                 if broken is not None:
                     raise StoreError(
@@ -353,6 +456,21 @@ class Store:
                 yield
             except sqlite3.Error as exc:
                 raise store_error(self.path, exc, doing, readonly=self.readonly) from exc
+
+    @contextmanager
+    def reading(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads by the modules built on the store (users, review, queue).
+
+        Access is serialised and sqlite3 errors become StoreError naming `doing`.
+        """
+        with self._errors(doing):
+            yield self._conn
+
+    @contextmanager
+    def writing(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction: all of the block is stored or none."""
+        with self._errors(doing), self._transaction() as conn:
+            yield conn
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -530,6 +648,7 @@ class Store:
                 "phrase, score, method, in_phase) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(grade_id, *r) for r in evidence],
             )
+            refresh_review(conn, call.call_id)
 
     # -- batch runs ----------------------------------------------------------------------------
 
@@ -697,6 +816,83 @@ class Store:
                 (call_id,),
             ).fetchone()
         return None if row is None else _loads(row[0], None)
+
+
+# -- the review queue's row -----------------------------------------------------------------------
+
+
+def review_priority(flags: list[str], open_disputes: int) -> int:
+    """How much a call needs a human: PRIORITY_WEIGHTS summed over its flags and disputes."""
+    score = sum(PRIORITY_WEIGHTS.get(flag, 0) for flag in flags)
+    return score + (PRIORITY_WEIGHTS["disputed"] if open_disputes else 0)
+
+
+def refresh_review(conn: sqlite3.Connection, call_id: str) -> None:
+    """Rebuild the `reviews` row of a call from its latest suggested grade, the confirmed grade
+    for that rubric version, and its open disputes; bump its version. Call inside the write
+    transaction that changed any of them."""
+    call = conn.execute("SELECT rep, call_date FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+    if call is None:
+        return
+    rep, call_date = call
+    suggested = conn.execute(
+        "SELECT id, rubric, rubric_version, grade, passed, flags_json FROM grades "
+        "WHERE call_id = ? AND kind = 'suggested' ORDER BY created_at DESC, id DESC LIMIT 1",
+        (call_id,),
+    ).fetchone()
+    sid, rubric, version, grade, passed, flags_json = suggested or (None,) * 6
+    confirmed = None
+    if suggested is not None:
+        confirmed = conn.execute(
+            "SELECT id, grade, passed, json_extract(grade_json, '$.review.by'), "
+            "json_extract(grade_json, '$.review.at') FROM grades "
+            "WHERE call_id = ? AND kind = 'confirmed' AND rubric = ? AND rubric_version = ?",
+            (call_id, rubric, version),
+        ).fetchone()
+    cid, cgrade, cpassed, reviewed_by, reviewed_at = confirmed or (None,) * 5
+    open_disputes = conn.execute(
+        "SELECT count(*) FROM disputes WHERE call_id = ? AND status = 'open'", (call_id,)
+    ).fetchone()[0]
+    flags = _loads(flags_json, []) if flags_json else []
+    status = "disputed" if open_disputes else "confirmed" if confirmed else "unreviewed"
+    conn.execute(
+        "INSERT INTO reviews (call_id, rep, rep_key, call_date, rubric, rubric_version, "
+        "suggested_id, suggested_grade, suggested_passed, flags_json, confirmed_id, "
+        "confirmed_grade, confirmed_passed, reviewed_by, reviewed_at, open_disputes, status, "
+        "queue_rank, priority, version) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+        "ON CONFLICT (call_id) DO UPDATE SET rep = excluded.rep, rep_key = excluded.rep_key, "
+        "call_date = excluded.call_date, rubric = excluded.rubric, "
+        "rubric_version = excluded.rubric_version, suggested_id = excluded.suggested_id, "
+        "suggested_grade = excluded.suggested_grade, "
+        "suggested_passed = excluded.suggested_passed, flags_json = excluded.flags_json, "
+        "confirmed_id = excluded.confirmed_id, confirmed_grade = excluded.confirmed_grade, "
+        "confirmed_passed = excluded.confirmed_passed, reviewed_by = excluded.reviewed_by, "
+        "reviewed_at = excluded.reviewed_at, open_disputes = excluded.open_disputes, "
+        "status = excluded.status, queue_rank = excluded.queue_rank, "
+        "priority = excluded.priority, version = reviews.version + 1",
+        (
+            call_id,
+            rep,
+            _casefold(rep),
+            call_date,
+            rubric,
+            version,
+            sid,
+            grade,
+            passed,
+            _dumps(flags),
+            cid,
+            cgrade,
+            cpassed,
+            reviewed_by,
+            reviewed_at,
+            open_disputes,
+            status,
+            0 if status != "confirmed" else 1,
+            review_priority(flags, open_disputes),
+        ),
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------------

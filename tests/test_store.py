@@ -17,10 +17,12 @@ from analyzer import store as store_module
 from analyzer.errors import AnalyzerError, StoreError
 from analyzer.grade import Grade, grade_call
 from analyzer.rubric import Rubric
-from analyzer.store import CallRecord, CallSummary, Store, split_statements
+from analyzer.store import CallRecord, CallSummary, Store, latest_version, split_statements
 from analyzer.transcript import Transcript
 
 from helpers import GOOD_CALL, make_call
+
+NEXT = latest_version() + 1  # the version a test's own extra migration gets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,15 +111,13 @@ def test_open_creates_a_wal_database_with_foreign_keys(db: Path) -> None:
 
 def test_migrations_are_recorded_once(db: Path) -> None:
     with Store.open(db) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == latest_version() == 2
     with Store.open(db) as store:
         rows = store._conn.execute(
-            "SELECT version, name, applied_at FROM schema_migrations"
+            "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
         ).fetchall()
-    assert len(rows) == 1
-    version, name, applied_at = rows[0]
-    assert (version, name) == (1, store_module.MIGRATIONS[0][1])
-    assert applied_at.startswith("20")
+    assert [(v, n) for v, n, _ in rows] == [(m[0], m[1]) for m in store_module.MIGRATIONS]
+    assert all(at.startswith("20") for _, _, at in rows)
 
 
 def test_a_new_migration_applies_once_and_is_recorded(
@@ -127,42 +127,45 @@ def test_a_new_migration_applies_once_and_is_recorded(
     with Store.open(db) as store:
         store.save_call(record("a"), transcript, grade)
     migration = (
-        2,
-        "reviews",
+        NEXT,
+        "notes",
         """
-        CREATE TABLE reviews (
+        CREATE TABLE notes (
             id INTEGER PRIMARY KEY,
             grade_id INTEGER NOT NULL REFERENCES grades(id) ON DELETE CASCADE,
             note TEXT  -- a comment; with a semicolon
         );
-        CREATE TRIGGER reviews_note AFTER INSERT ON reviews BEGIN
-            UPDATE reviews SET note = coalesce(note, 'none;') WHERE id = NEW.id;
+        CREATE TRIGGER notes_note AFTER INSERT ON notes BEGIN
+            UPDATE notes SET note = coalesce(note, 'none;') WHERE id = NEW.id;
         END;
-        INSERT INTO reviews (grade_id) SELECT id FROM grades;
+        INSERT INTO notes (grade_id) SELECT id FROM grades;
         """,
     )
     monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, migration])
     for _ in range(2):
         with Store.open(db) as store:
-            assert store.schema_version() == 2
-            assert store._conn.execute("SELECT note FROM reviews").fetchall() == [("none;",)]
+            assert store.schema_version() == NEXT
+            assert store._conn.execute("SELECT note FROM notes").fetchall() == [("none;",)]
             versions = store._conn.execute(
                 "SELECT version, name FROM schema_migrations ORDER BY version"
             ).fetchall()
-            assert versions == [(1, store_module.MIGRATIONS[0][1]), (2, "reviews")]
+            assert versions == [
+                *((m[0], m[1]) for m in store_module.MIGRATIONS[:-1]),
+                (NEXT, "notes"),
+            ]
             assert store._conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_a_failing_migration_is_rolled_back(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Store.open(db).close()
-    broken = (2, "broken", "CREATE TABLE half (x);\nINSERT INTO nowhere VALUES (1);")
+    broken = (NEXT, "broken", "CREATE TABLE half (x);\nINSERT INTO nowhere VALUES (1);")
     monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, broken])
     with pytest.raises(StoreError, match="no such table: nowhere") as info:
         Store.open(db)
     assert isinstance(info.value.__cause__, sqlite3.Error)
     monkeypatch.undo()
     with Store.open(db) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == NEXT - 1
         assert count(store, "sqlite_master", "name = 'half'") == 0
 
 
@@ -171,7 +174,7 @@ def test_a_migration_that_breaks_a_foreign_key_is_refused(
 ) -> None:
     Store.open(db).close()
     orphan = (
-        2,
+        NEXT,
         "orphan",
         "INSERT INTO batch_failures (run_id, path, reason, at) VALUES (42, 'x', 'y', 'z');",
     )
@@ -179,7 +182,7 @@ def test_a_migration_that_breaks_a_foreign_key_is_refused(
     with pytest.raises(StoreError) as info:
         Store.open(db)
     assert str(info.value) == (
-        f"{db}: migration 2 (orphan) breaks a foreign key in table batch_failures"
+        f"{db}: migration {NEXT} (orphan) breaks a foreign key in table batch_failures"
     )
 
 
@@ -204,7 +207,7 @@ def test_a_newer_schema_is_refused(db: Path) -> None:
         with pytest.raises(StoreError) as info:
             Store.open(db, readonly=readonly)
         assert str(info.value) == (
-            f"{db} was written by a newer version of analyzer (schema 7 > 1)"
+            f"{db} was written by a newer version of analyzer (schema 7 > {NEXT - 1})"
         )
         assert isinstance(info.value, AnalyzerError)
 
@@ -309,12 +312,12 @@ def test_readonly_store_reads_and_never_writes(db: Path, good) -> None:
 
 def test_readonly_open_of_an_older_schema(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Store.open(db).close()
-    later = (2, "later", "CREATE TABLE later (x);")
+    later = (NEXT, "later", "CREATE TABLE later (x);")
     monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, later])
     with pytest.raises(StoreError) as info:
         Store.open(db, readonly=True)
     assert str(info.value) == (
-        f"{db} has an older schema (1 < 2); open it once without read-only to upgrade it"
+        f"{db} has an older schema ({NEXT - 1} < {NEXT}); open it once without read-only to upgrade it"
     )
     empty = db.with_name("empty.db")
     empty.touch()

@@ -1,0 +1,80 @@
+"""Who is asking: session cookies for the pages, bearer tokens (or the session) for the API.
+
+Pages need a login: a request without a live session is sent to /login. Every form carries the
+session's CSRF token and every POST checks it; the login form, which comes before any session,
+uses a double-submit cookie instead. API calls authenticate with `Authorization: Bearer TOKEN`;
+a browser using its session cookie on the API must send the CSRF token in `X-CSRF-Token` for
+anything but GET.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..errors import AnalyzerError
+from ..store import Store
+from ..users import Session, User, session_for, user_for_token
+
+SESSION_COOKIE = "analyzer_session"
+LOGIN_CSRF_COOKIE = "analyzer_login_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    description="An API token from `analyzer users token NAME`.",
+)
+
+
+class LoginRequired(AnalyzerError):
+    """No live session: pages redirect to /login, the API answers 401."""
+
+
+class CsrfError(AnalyzerError):
+    """A form or API write without the right CSRF token: refused with 403."""
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def page_session(request: Request) -> Session:
+    """The session of a page request; LoginRequired (a redirect to /login) without one."""
+    session = session_for(store_of(request), request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise LoginRequired("sign in to continue")
+    return session
+
+
+def check_csrf(expected: str | None, sent: object) -> None:
+    """Refuse unless `sent` is the expected token (compared in constant time)."""
+    if not expected or not isinstance(sent, str) or not hmac.compare_digest(expected, sent):
+        raise CsrfError("the form's security token is missing or out of date: reload the page")
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def api_user(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),  # noqa: B008
+) -> User:
+    """The API caller: a bearer token's user, else the browser session's (with CSRF on writes)."""
+    store = store_of(request)
+    if credentials is not None:
+        user = user_for_token(store, credentials.credentials)
+        if user is None:
+            raise LoginRequired("the API token is not valid")
+        return user
+    session = session_for(store, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise LoginRequired("send an API token as 'Authorization: Bearer TOKEN'")
+    if request.method not in SAFE_METHODS:
+        check_csrf(session.csrf_token, request.headers.get(CSRF_HEADER))
+    return session.user
