@@ -88,3 +88,9 @@ def mini_rubric() -> Rubric:
 @pytest.fixture(scope="session")
 def default_rubric() -> Rubric:
     return load_rubric(ROOT / "rubrics" / "inside-sales.yaml")
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt at a test's cost: the format and checks are the same, the work 128 times less."""
+    monkeypatch.setattr("analyzer.users.SCRYPT_N", 2**8)
