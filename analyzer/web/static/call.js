@@ -10,7 +10,12 @@
     var el = document.getElementById("turn-" + turn);
     if (el) {
       el.classList.add("highlight");
-      el.scrollIntoView({ block: "center", behavior: "smooth" });
+      // Scroll the transcript box only: the item just clicked stays where it is.
+      var box = el.closest(".transcript");
+      if (box) {
+        var top = el.offsetTop - box.offsetTop - box.clientHeight / 2 + el.clientHeight / 2;
+        box.scrollTo({ top: Math.max(0, top), behavior: "smooth" });
+      }
     }
   }
 
