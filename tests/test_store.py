@@ -317,7 +317,8 @@ def test_readonly_open_of_an_older_schema(db: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(StoreError) as info:
         Store.open(db, readonly=True)
     assert str(info.value) == (
-        f"{db} has an older schema ({NEXT - 1} < {NEXT}); open it once without read-only to upgrade it"
+        f"{db} has an older schema ({NEXT - 1} < {NEXT}); "
+        "open it once without read-only to upgrade it"
     )
     empty = db.with_name("empty.db")
     empty.touch()
