@@ -19,6 +19,7 @@ from .users import User
 
 PER_PAGE = 50  # calls on a queue page unless asked otherwise
 MAX_PER_PAGE = 500
+MAX_PAGE = 1_000_000  # far past any real queue; keeps OFFSET within SQLite's integers
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class QueueFilters:
             found.append(("status", f"must be one of {allowed}, not {self.status!r}"))
         if self.page < 1:
             found.append(("page", "must be 1 or more"))
+        elif self.page > MAX_PAGE:
+            found.append(("page", f"must be at most {MAX_PAGE}"))
         if not 1 <= self.per_page <= MAX_PER_PAGE:
             found.append(("per_page", f"must be between 1 and {MAX_PER_PAGE}"))
         return found

@@ -171,9 +171,16 @@ def call_view(store: Store, call_id: str, user: User) -> CallView:
     for private in ("audio_path", "source_path", "transcript_path", "content_hash"):
         call.pop(private, None)  # file locations stay on the server
     public_review = {k: v for k, v in review.items() if not k.endswith("_id")}
+    transcript = _loads(row[0]) if row else None
+    if transcript:  # where the files are on the server is nobody's business on the page
+        transcript.pop("audio", None)
+        source = transcript.get("source")
+        if isinstance(source, dict):
+            for private in ("path", "content_hash"):
+                source.pop(private, None)
     return CallView(
         call=call,
-        transcript=_loads(row[0]) if row else None,
+        transcript=transcript,
         suggested=suggested,
         confirmed=confirmed,
         review=public_review,

@@ -116,7 +116,7 @@ def add_user(
     if problems:
         raise UserError(f"cannot add user {name!r}: " + "; ".join(problems))
     if role == "rep":
-        rep_name = (rep_name or name).strip()
+        rep_name = (rep_name or "").strip() or name
     password_hash = hash_password(password)
     now = _now()
     with store.writing(f"adding user {name}") as conn:

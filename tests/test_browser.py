@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from reviewing import PASSWORD, Seeded, seed_review_db
 
 from analyzer.review import recompute_grade
 from analyzer.web import create_app
 from analyzer.web.render import environment
+
+from reviewing import PASSWORD, Seeded, seed_review_db
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

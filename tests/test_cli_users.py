@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from reviewing import PASSWORD, seed_review_db
 
 from analyzer.cli import main
 from analyzer.rubric import Rubric
 from analyzer.store import Store
 from analyzer.users import authenticate, list_users, user_for_token
+
+from reviewing import PASSWORD, seed_review_db
 
 
 @pytest.fixture

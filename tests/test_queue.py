@@ -6,7 +6,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from reviewing import SAM_CALL, WEAK_CALL, seed_review_db
 
 from analyzer.errors import ReviewError
 from analyzer.grade import grade_call
@@ -18,6 +17,7 @@ from analyzer.users import User, get_user
 
 from conftest import MINI_RUBRIC
 from helpers import GOOD_CALL, make_call
+from reviewing import SAM_CALL, WEAK_CALL, seed_review_db
 
 # The queue every test reads, most needy first (priority: critical_missed 8, below_pass_mark 4,
 # low_confidence 2, an open dispute 1):

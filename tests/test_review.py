@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reviewing import PASSWORD, SAM_CALL, WEAK_CALL, Seeded, seed_review_db
 
 from analyzer import store as store_module
 from analyzer.errors import ConflictError, ForbiddenError, NotFoundError, ReviewError
@@ -28,6 +27,7 @@ from analyzer.store import CallRecord, Store
 from analyzer.users import User, add_user, get_user
 
 from helpers import GOOD_CALL, TEXT_CALL, make_call
+from reviewing import PASSWORD, SAM_CALL, WEAK_CALL, Seeded, seed_review_db
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from reviewing import PASSWORD, seed_review_db
 
 from analyzer import users as users_module
 from analyzer.errors import UserError
@@ -30,6 +29,8 @@ from analyzer.users import (
     user_for_token,
     verify_password,
 )
+
+from reviewing import PASSWORD, seed_review_db
 
 
 @pytest.fixture

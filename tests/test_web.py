@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from reviewing import PASSWORD, SAM_CALL, Seeded, seed_review_db
 
 from analyzer.grade import grade_call
 from analyzer.rubric import Rubric
@@ -27,6 +26,7 @@ from analyzer.users import make_token
 from analyzer.web import create_app
 
 from helpers import GOOD_CALL, make_call
+from reviewing import PASSWORD, SAM_CALL, Seeded, seed_review_db
 
 QUEUE_ORDER = ["alex-weak", "sam-text", "alex-good", "sam-good"]  # by need, then newest first
 CSRF_MESSAGE = "the form's security token is missing or out of date: reload the page"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..queue import MAX_PER_PAGE, PER_PAGE, QueueFilters, list_queue
+from ..queue import MAX_PAGE, MAX_PER_PAGE, PER_PAGE, QueueFilters, list_queue
 from ..review import MAX_COMMENT, ItemDecision, call_view, confirm_call, dispute_item
 from ..users import User
 from .auth import api_user, store_of
@@ -131,7 +131,7 @@ def calls(
     until: Annotated[str | None, Query(pattern=DATE, description="YYYY-MM-DD")] = None,
     rubric: Annotated[str | None, Query(max_length=200)] = None,
     status: Literal["unreviewed", "disputed", "confirmed", "open"] | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
 ) -> Any:
     filters = QueueFilters(rep, since, until, rubric, status, page, per_page)

@@ -113,7 +113,7 @@ def queue_page(
         until=until or None,
         rubric=rubric or None,
         status=status or None,
-        page=int(page) if page.isdigit() else 0,
+        page=int(page) if page.isascii() and page.isdigit() else 0,
     )
     error = None
     problems = filters.problems()
