@@ -631,12 +631,14 @@ def test_an_invalid_filter_is_a_422_naming_the_problem(
     assert [row[0] for row in queue_rows(response.text)] == QUEUE_ORDER  # the unfiltered queue
 
 
-@pytest.mark.parametrize("page", ["²", "9" * 30, "9" * 5000])
+@pytest.mark.parametrize(
+    "page", ["²", "9" * 30, "9" * 5000], ids=["superscript", "30-digit", "5000-digit"]
+)
 def test_an_odd_page_number_is_a_422_not_a_server_error(
     quiet_client: TestClient, page: str
 ) -> None:
-    """`page` is parsed with str.isdigit(), true for '²' which int() refuses, and is not bounded,
-    so a big number overflows SQLite's OFFSET: both end in a 500."""
+    """'²' passes str.isdigit() but not int(); a 30-digit page overflows SQLite's OFFSET; a
+    5000-digit one passes the digit checks but exceeds int()'s 4300-digit limit."""
     signed_in(quiet_client, "maria")
     response = quiet_client.get("/calls", params={"page": page})
     assert response.status_code == 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -12,8 +13,6 @@ from ..review import MAX_COMMENT, ItemDecision, call_view, confirm_call, dispute
 from ..users import User
 from .auth import api_user, store_of
 
-DATE = r"^\d{4}-\d{2}-\d{2}$"
-
 
 class Problem(BaseModel):
     detail: str
@@ -21,6 +20,20 @@ class Problem(BaseModel):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class CallsQuery(_Strict):
+    """The filters of GET /api/calls; an unknown (say, misspelt) parameter is refused."""
+
+    rep: str | None = Field(default=None, max_length=200, description="The rep, any case.")
+    since: date | None = Field(default=None, description="From this call date, inclusive.")
+    until: date | None = Field(default=None, description="To this call date, inclusive.")
+    rubric: str | None = Field(default=None, max_length=200, description="A rubric id.")
+    status: Literal["unreviewed", "disputed", "confirmed", "open"] | None = Field(
+        default=None, description="open: unreviewed or disputed."
+    )
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
+    per_page: int = Field(default=PER_PAGE, ge=1, le=MAX_PER_PAGE)
 
 
 class ItemReview(_Strict):
@@ -111,6 +124,11 @@ CALL_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     404: {"model": Problem, "description": "No such call."},
 }
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **CALL_ERRORS,
+    400: {"model": Problem, "description": "The body cannot be read (not UTF-8 JSON)."},
+    409: {"model": Problem, "description": "Changed since `version`: read the call again."},
+}
 
 router = APIRouter(prefix="/api", tags=["calls"], responses=ERRORS)
 CallId = Annotated[str, Path(description="The call's id, as `analyzer calls` lists it.")]
@@ -124,17 +142,17 @@ def me(user: Caller) -> Any:
 
 @router.get("/calls", response_model=CallList, summary="List and filter calls, queue order")
 def calls(
-    user: Caller,
-    store: Annotated[Any, Depends(store_of)],
-    rep: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[str | None, Query(pattern=DATE, description="YYYY-MM-DD")] = None,
-    until: Annotated[str | None, Query(pattern=DATE, description="YYYY-MM-DD")] = None,
-    rubric: Annotated[str | None, Query(max_length=200)] = None,
-    status: Literal["unreviewed", "disputed", "confirmed", "open"] | None = None,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
-    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = PER_PAGE,
+    user: Caller, store: Annotated[Any, Depends(store_of)], q: Annotated[CallsQuery, Query()]
 ) -> Any:
-    filters = QueueFilters(rep, since, until, rubric, status, page, per_page)
+    filters = QueueFilters(
+        rep=q.rep,
+        since=q.since.isoformat() if q.since else None,
+        until=q.until.isoformat() if q.until else None,
+        rubric=q.rubric,
+        status=q.status,
+        page=q.page,
+        per_page=q.per_page,
+    )
     return list_queue(store, user, filters).to_dict()
 
 
@@ -151,10 +169,7 @@ def call(call_id: CallId, user: Caller, store: Annotated[Any, Depends(store_of)]
 @router.post(
     "/calls/{call_id}/review",
     response_model=ReviewOut,
-    responses={
-        **CALL_ERRORS,
-        409: {"model": Problem, "description": "Changed since `version`: reload."},
-    },
+    responses=WRITE_ERRORS,
     summary="Confirm the call's grade, overriding items (managers and admins)",
 )
 def review(
@@ -169,10 +184,7 @@ def review(
     "/calls/{call_id}/disputes",
     response_model=DisputeOut,
     status_code=201,
-    responses={
-        **CALL_ERRORS,
-        409: {"model": Problem, "description": "Changed since `version`: reload."},
-    },
+    responses=WRITE_ERRORS,
     summary="Dispute an item of your own call (reps)",
 )
 def dispute(

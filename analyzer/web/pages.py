@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from ..errors import AnalyzerError, ConflictError, ReviewError
-from ..queue import QueueFilters, list_queue
+from ..queue import MAX_PAGE, QueueFilters, list_queue
 from ..review import CallView, ItemDecision, audio_file, call_view, confirm_call, dispute_item
 from ..rubric import ITEM_STATUSES
 from ..users import SESSION_DAYS, authenticate, end_session, start_session
@@ -113,7 +113,7 @@ def queue_page(
         until=until or None,
         rubric=rubric or None,
         status=status or None,
-        page=int(page) if page.isascii() and page.isdigit() else 0,
+        page=_page_number(page),
     )
     error = None
     problems = filters.problems()
@@ -271,6 +271,13 @@ def _quiet_view(request: Request, call_id: str) -> CallView | None:
         return call_view(store_of(request), call_id, session.user)
     except AnalyzerError:
         return None
+
+
+def _page_number(text: str) -> int:
+    """?page as a number; 0 (refused as a problem) when it is not one, MAX_PAGE + 1 when huge."""
+    if not (text.isascii() and text.isdigit()):
+        return 0
+    return int(text) if len(text) <= 12 else MAX_PAGE + 1
 
 
 def _safe_next(target: str) -> str:
