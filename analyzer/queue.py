@@ -147,38 +147,40 @@ def list_queue(store: Store, user: User, filters: QueueFilters, choices: bool = 
         where.append("r.rubric = ?")
         params.append(filters.rubric)
     base = " AND ".join(where) or "1"
+    page_where, page_params = base, list(params)
+    if filters.status == "open":  # queue_rank is 0 exactly when the status is not confirmed
+        page_where += " AND r.queue_rank = 0"
+    elif filters.status:
+        page_where += " AND r.status = ?"
+        page_params.append(filters.status)
     with store.reading("reading the review queue") as conn:
         counts = dict.fromkeys(REVIEW_STATUSES, 0)
         for status, n in conn.execute(
             f"SELECT r.status, count(*) FROM reviews r WHERE {base} GROUP BY r.status", params
         ):
             counts[status] = n
-        wanted = _statuses(filters.status)
-        total = sum(counts[s] for s in wanted)
-        marks = ", ".join("?" for _ in wanted)
+        total = sum(counts[s] for s in _statuses(filters.status))
+        # The page's ids from the index alone, then only those rows read and joined: a deep
+        # page does not read every row it skips.
         rows = conn.execute(
-            "SELECT r.call_id, r.rep, r.call_date, c.duration, r.rubric, r.rubric_version, "
-            "r.status, r.priority, r.suggested_grade, r.confirmed_grade, r.suggested_passed, "
-            "r.confirmed_passed, r.flags_json, r.open_disputes, r.reviewed_by "
-            "FROM reviews r JOIN calls c ON c.call_id = r.call_id "
-            f"WHERE {base} AND r.status IN ({marks}) "
-            "ORDER BY r.queue_rank, r.priority DESC, r.call_date DESC, r.call_id "
-            "LIMIT ? OFFSET ?",
-            [*params, *wanted, filters.per_page, (filters.page - 1) * filters.per_page],
+            f"SELECT {_COLUMNS} FROM (SELECT r.call_id FROM reviews r WHERE {page_where} "
+            f"{_ORDER} LIMIT ? OFFSET ?) AS page JOIN reviews r ON r.call_id = page.call_id "
+            f"JOIN calls c ON c.call_id = r.call_id {_ORDER}",
+            [*page_params, filters.per_page, (filters.page - 1) * filters.per_page],
         ).fetchall()
         reps: list[str] = []
         rubrics: list[str] = []
         if choices:
-            rep_where = "rep_key = ?" if not user.reviews else "rep_key IS NOT NULL"
-            rep_params = [] if user.reviews else [(user.rep_name or "").casefold()]
-            reps = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT min(rep) FROM reviews WHERE {rep_where} GROUP BY rep_key "
-                    "ORDER BY rep_key",
-                    rep_params,
-                )
-            ]
+            if user.reviews:
+                reps = [r[0] for r in conn.execute(_REP_MENU)]
+            else:
+                reps = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT min(rep) FROM reviews WHERE rep_key = ? GROUP BY rep_key",
+                        [(user.rep_name or "").casefold()],
+                    )
+                ]
             rubrics = [
                 r[0]
                 for r in conn.execute(
@@ -194,6 +196,21 @@ def list_queue(store: Store, user: User, filters: QueueFilters, choices: bool = 
         reps=reps,
         rubrics=rubrics,
     )
+
+
+_ORDER = "ORDER BY r.queue_rank, r.priority DESC, r.call_date DESC, r.call_id"
+_COLUMNS = (
+    "r.call_id, r.rep, r.call_date, c.duration, r.rubric, r.rubric_version, r.status, "
+    "r.priority, r.suggested_grade, r.confirmed_grade, r.suggested_passed, r.confirmed_passed, "
+    "r.flags_json, r.open_disputes, r.reviewed_by"
+)
+# The reps present, one index seek each (reviews_rep_name), not a read of every row.
+_REP_MENU = (
+    "WITH RECURSIVE k(key) AS (SELECT (SELECT min(rep_key) FROM reviews) UNION ALL "
+    "SELECT (SELECT min(rep_key) FROM reviews WHERE rep_key > k.key) FROM k "
+    "WHERE k.key IS NOT NULL) "
+    "SELECT (SELECT min(rep) FROM reviews WHERE rep_key = k.key) FROM k WHERE k.key IS NOT NULL"
+)
 
 
 def _row(r: tuple[Any, ...]) -> QueueRow:

@@ -240,10 +240,14 @@ CREATE TABLE reviews (
     priority INTEGER NOT NULL,          -- PRIORITY_WEIGHTS summed over the call's flags
     version INTEGER NOT NULL DEFAULT 1  -- bumped by every change: the review form's check
 );
+-- The queue's order, alone and after an equality filter (rep, status), so a page is an index
+-- walk; (rep_key, rep) lists the reps by seeking from one to the next; (rubric, status) counts.
 CREATE INDEX reviews_queue ON reviews(queue_rank, priority DESC, call_date DESC, call_id);
 CREATE INDEX reviews_rep ON reviews(rep_key, queue_rank, priority DESC, call_date DESC, call_id);
+CREATE INDEX reviews_status ON reviews(status, queue_rank, priority DESC, call_date DESC, call_id);
+CREATE INDEX reviews_rep_name ON reviews(rep_key, rep);
 CREATE INDEX reviews_date ON reviews(call_date);
-CREATE INDEX reviews_rubric ON reviews(rubric);
+CREATE INDEX reviews_rubric ON reviews(rubric, status);
 CREATE INDEX grades_call_kind ON grades(call_id, kind);
 """
 
@@ -251,8 +255,11 @@ CREATE INDEX grades_call_kind ON grades(call_id, kind);
 def _migration_2(conn: sqlite3.Connection) -> None:
     for statement in split_statements(REVIEW_TABLES):
         conn.execute(statement)
-    for (call_id,) in conn.execute("SELECT call_id FROM calls").fetchall():
+    call_ids = conn.execute("SELECT call_id FROM calls").fetchall()
+    for (call_id,) in call_ids:
         refresh_review(conn, call_id)
+    if call_ids:  # statistics for the planner on a database that already has calls
+        conn.execute("ANALYZE reviews")
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,7 @@ server time is taken by an ASGI wrapper around the app: from the request reachin
 the last byte of the response body leaving it (the TestClient's own overhead left out).
 Goal (issue 5): p95 server time under 150 ms for every page. Exits 1 when one is at or over.
 
---proposed measures the fix proposed for the queue instead (see PROPOSED_INDEXES and
-proposed_list_queue below): on a copy of the seeded database with two more indexes, with
-`list_queue` replaced in the app by a rewrite that is first checked to return the same pages.
-
-    python bench/bench_web.py [--calls N] [--requests N] [--reseed] [--proposed] [--json]
+    python bench/bench_web.py [--calls N] [--requests N] [--reseed] [--json]
 """
 
 from __future__ import annotations
@@ -26,7 +22,6 @@ import json
 import math
 import random
 import re
-import shutil
 import sqlite3
 import statistics
 import sys
@@ -42,20 +37,16 @@ from typing import Any
 from bench_score import ROOT, make_call, sample_lines
 from fastapi.testclient import TestClient
 
-from analyzer import queue as queue_module
 from analyzer import review as review_module
 from analyzer import store as store_module
-from analyzer.errors import ReviewError
 from analyzer.grade import Grader
 from analyzer.review import ItemDecision, confirm_call, dispute_item
 from analyzer.rubric import load_rubric
 from analyzer.store import CallRecord, Store, latest_version, refresh_review
-from analyzer.users import User, add_user, get_user, make_token
-from analyzer.web import api as api_module
+from analyzer.users import add_user, make_token
 from analyzer.web import create_app
-from analyzer.web import pages as pages_module
 
-SEED_VERSION = 1  # bump when the seeded data changes shape
+SEED_VERSION = 2  # bump when the seeded data changes shape
 GOAL_MS = 150.0
 CACHE = Path(__file__).resolve().parent / ".cache"  # *.db files are gitignored
 TEMPLATES = 20  # distinct graded calls, cycled over all the calls
@@ -517,6 +508,7 @@ def measure(db: Path, requests: int, warmup: int) -> list[Scenario]:
         for i in range(-warmup, requests):  # interleaved: the host's noise falls on all alike
             for scenario in plan:
                 path, headers, expect = scenario.request(i % 5000)
+                timer.last = None
                 started = time.perf_counter()
                 response = client.get(path, headers=headers, follow_redirects=False)
                 elapsed = time.perf_counter() - started
@@ -530,173 +522,6 @@ def measure(db: Path, requests: int, warmup: int) -> list[Scenario]:
                     scenario.server.append(timer.last)
                     scenario.client.append(elapsed)
     return plan
-
-
-# -- the proposed fix ----------------------------------------------------------------------------
-
-# A migration would add these (and ANALYZE, so that the planner knows them from the start).
-PROPOSED_INDEXES = (
-    # the status filter in queue order, and the counts per status from the index alone
-    "CREATE INDEX reviews_status ON reviews(status, queue_rank, priority DESC, call_date DESC, "
-    "call_id)",
-    # the rep menu: the first spelling of each rep, one index seek per rep
-    "CREATE INDEX reviews_rep_name ON reviews(rep_key, rep)",
-    "ANALYZE reviews",
-)
-QUEUE_ORDER = "ORDER BY r.queue_rank, r.priority DESC, r.call_date DESC, r.call_id"
-QUEUE_COLUMNS = (
-    "r.call_id, r.rep, r.call_date, c.duration, r.rubric, r.rubric_version, r.status, "
-    "r.priority, r.suggested_grade, r.confirmed_grade, r.suggested_passed, r.confirmed_passed, "
-    "r.flags_json, r.open_disputes, r.reviewed_by"
-)
-REP_MENU = (
-    "WITH RECURSIVE k(key) AS (SELECT (SELECT min(rep_key) FROM reviews) UNION ALL "
-    "SELECT (SELECT min(rep_key) FROM reviews WHERE rep_key > k.key) FROM k "
-    "WHERE k.key IS NOT NULL) "
-    "SELECT (SELECT min(rep) FROM reviews WHERE rep_key = k.key) FROM k WHERE k.key IS NOT NULL"
-)
-
-
-def proposed_list_queue(
-    store: Store, user: User, filters: queue_module.QueueFilters, choices: bool = False
-) -> queue_module.QueuePage:
-    """`analyzer.queue.list_queue` with three changes, same pages:
-    1. the status filter as `status = ?` (one status) or `queue_rank = 0` ("open": unreviewed
-       or disputed), and none for all, instead of `status IN (...)`, which no index orders;
-    2. the page's call ids found in the index alone (LIMIT/OFFSET over the index), then only
-       those 50 rows read and joined with calls: a deep page no longer reads every row it skips;
-    3. the rep menu by skipping from rep to rep in reviews_rep_name (about 40 seeks) instead of
-       reading all 100,000 rows of reviews to group them."""
-    problems = filters.problems()
-    if problems:
-        field_name, problem = problems[0]
-        raise ReviewError(field_name, problem, location="query")
-    where: list[str] = []
-    params: list[Any] = []
-    if not user.reviews:
-        where.append("r.rep_key = ?")
-        params.append((user.rep_name or "").casefold())
-    if filters.rep:
-        where.append("r.rep_key = ?")
-        params.append(filters.rep.casefold())
-    if filters.since:
-        where.append("r.call_date >= ?")
-        params.append(filters.since)
-    if filters.until:
-        where.append("r.call_date <= ?")
-        params.append(filters.until)
-    if filters.rubric:
-        where.append("r.rubric = ?")
-        params.append(filters.rubric)
-    base = " AND ".join(where) or "1"
-    page_where, page_params = base, list(params)
-    if filters.status == "open":  # queue_rank is 0 exactly when the status is not confirmed
-        page_where += " AND r.queue_rank = 0"
-    elif filters.status:
-        page_where += " AND r.status = ?"
-        page_params.append(filters.status)
-    with store.reading("reading the review queue") as conn:
-        counts = dict.fromkeys(store_module.REVIEW_STATUSES, 0)
-        for status, n in conn.execute(
-            f"SELECT r.status, count(*) FROM reviews r WHERE {base} GROUP BY r.status", params
-        ):
-            counts[status] = n
-        total = sum(counts[s] for s in queue_module._statuses(filters.status))
-        rows = conn.execute(
-            f"SELECT {QUEUE_COLUMNS} FROM (SELECT r.call_id FROM reviews r WHERE {page_where} "
-            f"{QUEUE_ORDER} LIMIT ? OFFSET ?) AS page JOIN reviews r ON r.call_id = page.call_id "
-            f"JOIN calls c ON c.call_id = r.call_id {QUEUE_ORDER}",
-            [*page_params, filters.per_page, (filters.page - 1) * filters.per_page],
-        ).fetchall()
-        reps: list[str] = []
-        rubrics: list[str] = []
-        if choices:
-            if user.reviews:
-                reps = [r[0] for r in conn.execute(REP_MENU)]
-            else:
-                reps = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT min(rep) FROM reviews WHERE rep_key = ? GROUP BY rep_key",
-                        [(user.rep_name or "").casefold()],
-                    )
-                ]
-            rubrics = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT rubric FROM reviews WHERE rubric IS NOT NULL ORDER BY rubric"
-                )
-            ]
-    return queue_module.QueuePage(
-        rows=[queue_module._row(r) for r in rows],
-        total=total,
-        counts=counts,
-        page=filters.page,
-        per_page=filters.per_page,
-        reps=reps,
-        rubrics=rubrics,
-    )
-
-
-def proposed_db(db: Path) -> Path:
-    """A copy of the seeded database with PROPOSED_INDEXES (made once, cached beside it)."""
-    path = db.with_name(db.stem + "-proposed.db")
-    if path.exists():
-        return path
-    partial = db.with_name(db.stem + "-proposed.partial.db")
-    shutil.copyfile(db, partial)
-    with Store.open(partial) as store, store.writing("adding the proposed indexes") as conn:
-        for statement in PROPOSED_INDEXES:
-            conn.execute(statement)
-    partial.replace(path)
-    return path
-
-
-def check_proposed(db: Path) -> int:
-    """Both list_queue versions must return the same pages; how many filter sets were compared."""
-    QF = queue_module.QueueFilters
-    filters = [
-        QF(),
-        QF(page=500),
-        QF(page=2001),
-        QF(status="confirmed"),
-        QF(status="confirmed", page=3),
-        QF(status="disputed"),
-        QF(status="unreviewed", page=40),
-        QF(status="open", page=7),
-        QF(rep="OLGA"),
-        QF(rep="olga", status="confirmed"),
-        QF(rep="nobody"),
-        QF(since="2026-03-01", until="2026-03-31"),
-        QF(since="2026-03-01", until="2026-03-31", status="disputed", page=1),
-        QF(since="2026-11-01"),
-        QF(until="2025-12-15", page=5),
-        QF(rubric="inside-sales", page=100),
-        QF(rubric="none"),
-        QF(per_page=500, page=3),
-    ]
-    compared = 0
-    with Store.open(db, readonly=True) as store:
-        for name in (MANAGER, REP_USER):
-            user = get_user(store, name)
-            for f in filters:
-                old = queue_module.list_queue(store, user, f, choices=True)
-                new = proposed_list_queue(store, user, f, choices=True)
-                if (old.to_dict(), old.reps, old.rubrics) != (new.to_dict(), new.reps, new.rubrics):
-                    raise SystemExit(f"the proposed queue differs for {user.name}, {f}")
-                compared += 1
-    return compared
-
-
-@contextmanager
-def proposed_queue() -> Iterator[None]:
-    """The app's pages and API use proposed_list_queue while the block runs."""
-    saved = pages_module.list_queue, api_module.list_queue
-    pages_module.list_queue = api_module.list_queue = proposed_list_queue
-    try:
-        yield
-    finally:
-        pages_module.list_queue, api_module.list_queue = saved
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -724,23 +549,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per scenario")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--reseed", action="store_true", help="seed again, ignoring the cache")
-    parser.add_argument(
-        "--proposed", action="store_true", help="measure the proposed queue fix instead"
-    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
     db, seeding = seeded_db(args.calls, args.reseed)
-    compared = 0
-    if args.proposed:
-        db = proposed_db(db)
-        compared = check_proposed(db)
     stats = db_stats(db)
-    if args.proposed:
-        with proposed_queue():
-            plan = measure(db, args.requests, args.warmup)
-    else:
-        plan = measure(db, args.requests, args.warmup)
+    plan = measure(db, args.requests, args.warmup)
     results = [
         {
             "scenario": s.name,
@@ -761,7 +575,6 @@ def main() -> None:
         "rows": stats["rows"],
         "analyzed": stats["analyzed"],
         "seed_seconds": seeding["seed_seconds"] if seeding else None,
-        "proposed": args.proposed,
         "results": results,
         "over_goal": slow,
     }
@@ -779,11 +592,6 @@ def main() -> None:
         print(f"  database  {figures['database_mb']:,} MB: {statuses}")
         print("  rows      " + ", ".join(f"{n:,} {t}" for t, n in stats["rows"].items()))
         print(f"  sqlite_stat1 present: {'yes' if stats['analyzed'] else 'no'}")
-        if args.proposed:
-            print(
-                "PROPOSED FIX: two more indexes, list_queue rewritten "
-                f"(same pages as list_queue for {compared} filter sets)"
-            )
         print(
             f"Server time per request, {args.requests} requests each after {args.warmup} "
             f"warm-up, interleaved (goal: p95 < {GOAL_MS:.0f} ms)"
