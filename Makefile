@@ -36,6 +36,7 @@ bench: install
 	cd bench && ../$(BIN)/python bench_score.py
 	cd bench && ../$(BIN)/python bench_batch.py
 	cd bench && ../$(BIN)/python bench_transcribe.py
+	cd bench && ../$(BIN)/python bench_web.py
 
 # The night's job on the sample calls, then what a manager reads in the morning.
 demo: install
@@ -53,4 +54,4 @@ demo: install
 	@echo "  .venv/bin/analyzer serve --db demo.db"
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis bench/.cache

@@ -143,11 +143,17 @@ def list_queue(store: Store, user: User, filters: QueueFilters, choices: bool = 
     if filters.until:
         where.append("r.call_date <= ?")
         params.append(filters.until)
+    base = " AND ".join(where) or "1"
+    page_where, page_params = base, list(params)
     if filters.rubric:
         where.append("r.rubric = ?")
         params.append(filters.rubric)
-    base = " AND ".join(where) or "1"
-    page_where, page_params = base, list(params)
+        base = " AND ".join(where)
+        # A team has few rubrics: walking the queue's order and skipping other rubrics beats
+        # sorting every call of one rubric, which the planner may pick without statistics
+        # (a unary + keeps it off the rubric index).
+        page_where += " AND +r.rubric = ?"
+        page_params.append(filters.rubric)
     if filters.status == "open":  # queue_rank is 0 exactly when the status is not confirmed
         page_where += " AND r.queue_rank = 0"
     elif filters.status:
