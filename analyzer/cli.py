@@ -141,6 +141,40 @@ def score(
         sys.exit(1)
 
 
+@main.command()
+@click.argument("golden", type=click.Path(path_type=Path))
+@click.option(
+    "--rubric",
+    "rubric_path",
+    type=click.Path(path_type=Path),
+    help="Rubric YAML (default: rubrics/inside-sales.yaml).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for a person, json: one object for scripts.",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="How many of the calls that disagree most to show.",
+)
+def evaluate(golden: Path, rubric_path: Path | None, fmt: str, top: int) -> None:
+    """Compare the suggested grades with a manager's on a golden set: a folder of calls and
+    labels.csv (call_id,item_id,status[,note]). Prints per-item precision, recall and F1,
+    Cohen's kappa, the grade's error and bias, and the calls that disagree most."""
+    from .evaluate import WRITERS
+    from .evaluate import evaluate as run_evaluation
+
+    result = run_evaluation(golden, _load(rubric_path), top=top)
+    click.echo(WRITERS[fmt](result), nl=fmt == "json")
+
+
 def _summary(grades: list, failures: list, to_stderr: bool) -> None:
     lines = [f"Scored {len(grades)} of {len(grades) + len(failures)} calls."]
     if grades:

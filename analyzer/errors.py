@@ -90,3 +90,15 @@ class ReviewError(AnalyzerError):
 
 class ConflictError(AnalyzerError):
     """Someone changed the call since the page was loaded: reload and review again (a 409)."""
+
+
+class GoldenSetError(AnalyzerError):
+    """A golden set that cannot be evaluated as labelled: every problem found, one line each,
+    each naming its file (and, for the labels file, the row's line)."""
+
+    def __init__(self, path: str | Path, problems: Sequence[str]) -> None:
+        self.path = str(path)
+        self.problems = list(problems)
+        count = len(self.problems)
+        head = f"{self.path}: {count} problem{'s' if count != 1 else ''}; nothing was evaluated"
+        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))

@@ -149,6 +149,7 @@ class Grade:
     duration: float | None
     turns: int
     started_at: str | None = None
+    matcher: str = "fuzzy"  # how phrases were matched (RubricMatcher.description)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -165,7 +166,7 @@ class Grade:
             "started_at": self.started_at,
             "duration": self.duration,
             "turns": self.turns,
-            "engine": {"version": __version__, "matcher": RubricMatcher.method},
+            "engine": {"version": __version__, "matcher": self.matcher},
             "phases": [p.to_dict() for p in self.phases],
         }
 
@@ -192,7 +193,9 @@ class Grader:
             self._grade_phase(phase, transcript, matches, segmentation, roles, labels)
             for phase in self.rubric.phases
         ]
-        return _assemble(transcript, self.rubric, decision, phases, bool(matches.sentences))
+        grade = _assemble(transcript, self.rubric, decision, phases, bool(matches.sentences))
+        grade.matcher = self.matcher.description
+        return grade
 
     def _grade_phase(
         self,
@@ -260,7 +263,8 @@ def _grade_item(
         best_near = float(below.max()) if below.size else 0.0
 
     def evidence(c: tuple[bool, float, int]) -> Evidence:
-        return _evidence(matches.sentences[c[2]], phrases[c[2]], c[1], c[0], transcript)
+        method = matches.item_method[item.id][c[2]] if item.id in matches.item_method else "fuzzy"
+        return _evidence(matches.sentences[c[2]], phrases[c[2]], c[1], c[0], transcript, method)
 
     result = ItemResult(
         item.id, item.text, "missed", item.points, 0.0, 1.0, item.critical, item.forbidden
@@ -325,6 +329,7 @@ def _evidence(
     score: float,
     in_phase: bool,
     transcript: Transcript,
+    method: str,
 ) -> Evidence:
     turn = transcript.turns[sentence.turn]
     return Evidence(
@@ -335,7 +340,7 @@ def _evidence(
         text=sentence.text,
         phrase=phrase,
         score=score,
-        method=RubricMatcher.method,
+        method=method,
         in_phase=in_phase,
     )
 

@@ -1,4 +1,4 @@
-"""Lexical fuzzy matching of rubric phrases against spoken sentences.
+"""Matching rubric phrases against spoken sentences: lexical, semantic, or both.
 
 A phrase matches a sentence when the sentence contains most of the phrase's (normalised) words,
 close together. Each word may be misrecognised a little (rapidfuzz ratio per token, so "solution"
@@ -10,19 +10,33 @@ Work per call is a few array operations: the call's distinct tokens are compared
 rubric's vocabulary once (rapidfuzz `cdist`), a sentence x vocabulary similarity matrix times the
 phrase x vocabulary weight matrix gives every sentence/phrase coverage at once, and only the
 promising pairs get the exact windowed score.
+
+Each item has a `match` mode. `fuzzy` (the default) is the lexical score alone; `exact` wants
+the phrase's words in order; `semantic` and `auto` add a sentence embedding (semantic.py) and
+score the sentence's meaning with the model fitted on labelled data (calibration.py): `auto`
+takes the better of the lexical and the semantic score, so a line said nearly word for word
+counts as before and a paraphrase can count too; `semantic` ignores the words.
+Sentences shorter than MIN_SEMANTIC_TOKENS ("yeah", "sure, go ahead") are not embedded; `auto`
+keeps their lexical score. When no embedding model can be found, `auto` items fall back to
+`fuzzy` (the matcher's `description` says so) while `semantic` items stop with a ModelError.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from .calibration import asks_a_question, feature_columns, load_calibration, sentence_cues
+from .errors import ModelError
 from .rubric import Rubric
 from .text import PLACEHOLDER, Normalizer, Sentence, is_function_word
 from .transcript import Turn
+
+log = logging.getLogger(__name__)
 
 CONTENT_WEIGHT = 1.0
 FUNCTION_WEIGHT = 0.3
@@ -31,6 +45,8 @@ FUZZY_MIN_LENGTH = 4  # shorter tokens must match exactly ("can" is not "man")
 PREFILTER = 0.5  # coverage below which a sentence/phrase pair is not scored exactly
 WINDOW_SLACK = 3  # extra words a sentence may put between the phrase's words
 SLOT_WIDTH = 3  # words a `{placeholder}` may stand for
+MIN_SEMANTIC_TOKENS = 3  # shorter sentences are not embedded (backchannel, "sure, go ahead")
+MET_SCORE = 0.75  # a score from which the lexical evidence alone shows the behaviour
 
 
 @dataclass(frozen=True)
@@ -164,8 +180,9 @@ class SpokenSentence:
 class CallMatches:
     """Every sentence of a call scored against every item's phrases and every phase's triggers.
 
-    `item_scores[item_id][k]` is the best score of sentence k against the item's phrases and
-    `item_phrase[item_id][k]` the phrase that gave it; likewise for triggers per phase id.
+    `item_scores[item_id][k]` is the best score of sentence k against the item's phrases,
+    `item_phrase[item_id][k]` the phrase that gave it and `item_method[item_id][k]` the method
+    that decided it (fuzzy, semantic, exact); likewise for triggers per phase id.
     """
 
     sentences: list[SpokenSentence]
@@ -173,22 +190,55 @@ class CallMatches:
     item_phrase: dict[str, list[str]]
     trigger_scores: dict[str, np.ndarray]
     trigger_phrase: dict[str, list[str]]
+    item_method: dict[str, list[str]] = field(default_factory=dict)
 
 
 class RubricMatcher:
-    """Matches a rubric's phrases against calls. Build once per rubric, reuse for every call."""
+    """Matches a rubric's phrases against calls. Build once per rubric, reuse for every call.
 
-    method = "fuzzy"
+    `description` says how it matches (e.g. "auto (fuzzy + all-MiniLM-L6-v2)"), for the grade.
+    """
 
     def __init__(self, rubric: Rubric, normalizer: Normalizer) -> None:
         self.normalizer = normalizer
         phrases: list[str] = []
         self._columns: dict[tuple[str, str], list[int]] = {}
+        self._modes: dict[tuple[str, str], str] = {}
+        self._asks: dict[tuple[str, str], bool] = {}
+        # Triggers are matched semantically too when some item is.
+        triggers = "auto" if {i.match for i in rubric.items} & {"auto", "semantic"} else "fuzzy"
         for phase in rubric.phases:
-            self._columns[("trigger", phase.id)] = _extend(phrases, phase.triggers)
+            key = ("trigger", phase.id)
+            self._columns[key] = _extend(phrases, phase.triggers)
+            self._modes[key], self._asks[key] = triggers, asks_a_question(phase.triggers)
             for item in phase.items:
-                self._columns[("item", item.id)] = _extend(phrases, item.phrases)
+                key = ("item", item.id)
+                self._columns[key] = _extend(phrases, item.phrases)
+                self._modes[key], self._asks[key] = item.match, asks_a_question(item.phrases)
         self.index = PhraseIndex(phrases, normalizer)
+        self._exact = {
+            key: [_exact_chunks(phrases[c], normalizer) for c in cols]
+            for key, cols in self._columns.items()
+            if self._modes[key] == "exact"
+        }
+        self.semantic = None
+        modes = set(self._modes.values())
+        self.description = "fuzzy" if modes <= {"fuzzy", "exact"} else ""
+        if modes & {"auto", "semantic"} and any(self._columns.values()):
+            from .semantic import PhraseEmbeddings, get_embedder
+
+            try:
+                self.semantic = PhraseEmbeddings(phrases, get_embedder())
+            except ModelError as e:
+                explicit = sorted(k for (kind, k), m in self._modes.items() if m == "semantic")
+                if explicit:
+                    raise ModelError(f"items {', '.join(explicit)} match semantically: {e}") from e
+                log.warning("semantic matching is off: %s", e)
+                self._modes = {k: "fuzzy" if m == "auto" else m for k, m in self._modes.items()}
+                self.description = "fuzzy (no sentence-embedding model: auto fell back)"
+            else:
+                self.description = f"auto (fuzzy + {self.semantic.embedder.name})"
+        self.modes = {key: mode for (_, key), mode in self._modes.items()}
 
     def split(self, turns: Sequence[Turn]) -> list[SpokenSentence]:
         per_turn = self.normalizer.sentences_of([turn.text for turn in turns])
@@ -202,14 +252,91 @@ class RubricMatcher:
         sentences = self.split(turns)
         scores = self.index.score(sentences)
         texts = [p.text for p in self.index.phrases]
+        cosine, embedded = self._cosine(sentences)
+        cues = sentence_cues([s.text for s in sentences]) if cosine is not None else {}
         result = CallMatches(sentences, {}, {}, {}, {})
         for (kind, key), cols in self._columns.items():
+            mode = self._modes[(kind, key)]
             best, phrase = _best_of(scores, cols, texts)
+            method = ["fuzzy"] * len(sentences)
+            if mode == "exact":
+                best = self._exact_scores(sentences, self._exact[(kind, key)])
+                method = ["exact"] * len(sentences)
+            elif mode in ("auto", "semantic") and cosine is not None and cols:
+                best, phrase, method = self._combined(
+                    mode, best, phrase, cosine, cols, texts, cues, embedded, self._asks[(kind, key)]
+                )
             if kind == "item":
                 result.item_scores[key], result.item_phrase[key] = best, phrase
+                result.item_method[key] = method
             else:
                 result.trigger_scores[key], result.trigger_phrase[key] = best, phrase
         return result
+
+    def _cosine(self, sentences: list[SpokenSentence]) -> tuple[np.ndarray | None, np.ndarray]:
+        """(sentences, phrases) cosine of the sentences long enough to embed; which those are."""
+        embedded = np.array([len(s.tokens) >= MIN_SEMANTIC_TOKENS for s in sentences], dtype=bool)
+        if self.semantic is None:
+            return None, embedded
+        cosine = np.zeros((len(sentences), len(self.index.phrases)), dtype=np.float32)
+        rows = np.nonzero(embedded)[0]
+        if rows.size:
+            cosine[rows] = self.semantic.cosine([sentences[k].text for k in rows])
+        return cosine, embedded
+
+    def _combined(
+        self,
+        mode: str,
+        fuzzy: np.ndarray,
+        fuzzy_phrase: list[str],
+        cosine: np.ndarray,
+        cols: list[int],
+        texts: list[str],
+        cues: dict[str, np.ndarray],
+        embedded: np.ndarray,
+        asks: bool,
+    ) -> tuple[np.ndarray, list[str], list[str]]:
+        near, near_phrase = _best_of(cosine, cols, texts)
+        score = load_calibration().semantic.score(feature_columns(near, cues, asks))
+        if mode == "auto":  # the words count as before; the meaning adds what they miss
+            score = np.where(embedded, np.maximum(score, fuzzy), fuzzy).astype(np.float32)
+            lexical = fuzzy >= score
+        else:
+            score = np.where(embedded, score, 0.0).astype(np.float32)
+            lexical = np.zeros(len(score), dtype=bool)
+        phrase = [
+            f if lex else n for f, n, lex in zip(fuzzy_phrase, near_phrase, lexical, strict=True)
+        ]
+        method = ["fuzzy" if lex else "semantic" for lex in lexical]
+        return score, phrase, method
+
+    def _exact_scores(
+        self, sentences: list[SpokenSentence], phrases: list[list[tuple[str, ...]]]
+    ) -> np.ndarray:
+        """1.0 where a sentence says one of the phrases word for word (placeholders aside)."""
+        return np.array(
+            [float(any(_says_exactly(s.tokens, chunks) for chunks in phrases)) for s in sentences],
+            dtype=np.float32,
+        )
+
+
+def _exact_chunks(phrase: str, normalizer: Normalizer) -> list[tuple[str, ...]]:
+    """A phrase's words between its placeholders, each run normalised."""
+    parts = PLACEHOLDER.split(phrase)
+    return [tuple(normalizer.tokens(part)) for part in parts if normalizer.tokens(part)]
+
+
+def _says_exactly(tokens: tuple[str, ...], chunks: list[tuple[str, ...]]) -> bool:
+    """Every run of the phrase in order, at most SLOT_WIDTH words apart (for a placeholder)."""
+    start, first = 0, True
+    for chunk in chunks:
+        n = len(chunk)
+        limit = len(tokens) - n if first else min(len(tokens) - n, start + SLOT_WIDTH)
+        found = next((i for i in range(start, limit + 1) if tokens[i : i + n] == chunk), None)
+        if found is None:
+            return False
+        start, first = found + n, False
+    return True
 
 
 def _extend(phrases: list[str], new: Sequence[str]) -> list[int]:

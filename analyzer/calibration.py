@@ -1,0 +1,114 @@
+"""How semantic evidence becomes a score on the grader's scale, as fitted on labelled data.
+
+An embedding model tells what a sentence is about, not what the speaker does with it: "we
+scheduled the follow-up last week" sits as close to "can we schedule a follow-up?" as a real
+request does. So the semantic score is a logistic model over the cosine similarity and three cues
+about the act (a negation, the past or "already", a statement where the item's phrases ask a
+question). `tools/calibrate_matching.py` fits its weights on `tests/data/semantic_pairs.csv` and
+chooses its threshold on manager-graded calls (`samples/labels.csv`), where a call's hundred-odd
+sentences each get a chance to match wrongly; the result is `data/match_calibration.json`. The
+probability is mapped onto the grader's scale so that the threshold lands on MET_SCORE.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+FEATURES = ("cosine", "negation", "past", "not_a_question")
+MET_SCORE = 0.75  # the grader's met threshold: a probability at the fitted threshold maps here
+
+NEGATION = re.compile(
+    r"\b(not|never|no|nobody|nothing|don't|doesn't|didn't|won't|wouldn't|isn't|wasn't|aren't|"
+    r"can't|cannot|shouldn't)\b|n't\b",
+    re.IGNORECASE,
+)
+PAST = re.compile(
+    r"\b(already|yesterday|ago|last (week|month|time|year|quarter)|earlier today|"
+    r"we did|we had|you had|was|were)\b",
+    re.IGNORECASE,
+)
+QUESTION = re.compile(
+    r"\?\s*$|^(?:(?:so|and|um|uh|well|okay|ok|hey|hi|right|now|but)[,\s]+)*"
+    r"(can|could|would|will|do|does|did|is|are|how|what|when|who|whom|where|which|why|"
+    r"should|shall|may|have|has|any)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """p = sigmoid(bias + weights . features); `threshold` is the fitted decision point."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    features: tuple[str, ...]
+
+    def probability(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        z = np.full(next(iter(columns.values())).shape, self.bias, dtype=np.float32)
+        for name, weight in zip(self.features, self.weights, strict=True):
+            z = z + np.float32(weight) * columns[name]
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def score(self, columns: dict[str, np.ndarray]) -> np.ndarray:
+        """The probability on the grader's scale: 0 -> 0, threshold -> MET_SCORE, 1 -> 1."""
+        p = self.probability(columns)
+        t = self.threshold
+        low = p * (MET_SCORE / t)
+        high = MET_SCORE + (p - t) * ((1.0 - MET_SCORE) / (1.0 - t))
+        return np.where(p < t, low, high).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    semantic: Logistic  # the embedding and the cues
+    model: str  # the embedding model it was fitted with
+
+
+@cache
+def load_calibration() -> Calibration:
+    text = resources.files("analyzer").joinpath("data/match_calibration.json").read_text()
+    data = json.loads(text)
+
+    def logistic(part: dict) -> Logistic:
+        return Logistic(
+            weights=tuple(float(w) for w in part["weights"]),
+            bias=float(part["bias"]),
+            threshold=float(part["threshold"]),
+            features=tuple(part["features"]),
+        )
+
+    return Calibration(logistic(data["semantic"]), data["model"])
+
+
+def sentence_cues(texts: list[str]) -> dict[str, np.ndarray]:
+    """Per sentence: negation, past, question (1.0 or 0.0)."""
+    return {
+        "negation": np.array([bool(NEGATION.search(t)) for t in texts], dtype=np.float32),
+        "past": np.array([bool(PAST.search(t)) for t in texts], dtype=np.float32),
+        "question": np.array([bool(QUESTION.search(t.strip())) for t in texts], dtype=np.float32),
+    }
+
+
+def asks_a_question(phrases: list[str]) -> bool:
+    """Whether a behaviour is a question: any of its example phrases is one."""
+    return any(QUESTION.search(p.strip()) for p in phrases)
+
+
+def feature_columns(
+    cosine: np.ndarray, cues: dict[str, np.ndarray], question_item: bool
+) -> dict[str, np.ndarray]:
+    """The model's inputs for one item over a call's sentences."""
+    not_a_question = (1.0 - cues["question"]) if question_item else np.zeros_like(cosine)
+    return {
+        "cosine": cosine.astype(np.float32),
+        "negation": cues["negation"],
+        "past": cues["past"],
+        "not_a_question": not_a_question.astype(np.float32),
+    }

