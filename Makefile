@@ -34,6 +34,8 @@ lint: install
 
 bench: install
 	cd bench && ../$(BIN)/python bench_score.py
+	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache
+	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60
 	cd bench && ../$(BIN)/python bench_batch.py
 	cd bench && ../$(BIN)/python bench_transcribe.py
 	cd bench && ../$(BIN)/python bench_web.py

@@ -237,7 +237,12 @@ def transcribe(audio: tuple[Path, ...], out: Path, **options) -> None:
 
 
 def _config(path: Path | None) -> Config:
-    return load_config(path)
+    config = load_config(path)
+    if config.grading.semantic_model is not None:
+        from . import semantic  # cheap: the model loads when a rubric needs it
+
+        semantic.configure(config.grading.semantic_model)
+    return config
 
 
 def _db(option: Path | None, config: Config) -> Path:

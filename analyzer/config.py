@@ -43,6 +43,7 @@ class StoreConfig(_Section):
 class GradingConfig(_Section):
     rubric: Path | None = None  # the default form (None: rubrics/inside-sales.yaml)
     rubrics: dict[str, Path] = Field(default_factory=dict)  # call type -> form for that type
+    semantic_model: Path | None = None  # sentence-transformers folder (None: models/, package)
 
 
 class BatchConfig(_Section):
@@ -96,6 +97,7 @@ def _relative_to(config: Config, base: Path) -> Config:
             "grading": GradingConfig(
                 rubric=fix(config.grading.rubric),
                 rubrics={k: fix(v) for k, v in config.grading.rubrics.items()},
+                semantic_model=fix(config.grading.semantic_model),
             ),
             "transcription": t.model_copy(
                 update={"model_dir": fix(t.model_dir), "cache_dir": fix(t.cache_dir)}

@@ -110,7 +110,8 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            missing = [t for t in dict.fromkeys(texts) if t not in found]
             if missing:
                 vectors = self.model.encode(
                     missing,
@@ -119,11 +120,15 @@ class Embedder:
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
-                if len(self._cache) + len(missing) > CACHE_SENTENCES:
+                new = {
+                    t: np.asarray(v, dtype=np.float32)
+                    for t, v in zip(missing, vectors, strict=True)
+                }
+                if len(self._cache) + len(new) > CACHE_SENTENCES:  # bounded: start afresh
                     self._cache.clear()
-                for text, vector in zip(missing, vectors, strict=True):
-                    self._cache[text] = np.asarray(vector, dtype=np.float32)
-            return np.stack([self._cache[t] for t in texts])
+                self._cache.update(new)
+                found.update(new)
+        return np.stack([found[t] for t in texts])
 
 
 def get_embedder() -> Embedder:

@@ -357,3 +357,13 @@ def test_a_transcript_with_no_sentences_needs_no_embedding(auto_matcher) -> None
         Transcript(call_id="empty", turns=[])
     )
     assert "no_speech" in grade.flags
+
+
+def test_the_sentence_cache_stays_bounded_and_correct(embedder, monkeypatch) -> None:
+    monkeypatch.setattr(semantic, "CACHE_SENTENCES", 3)
+    monkeypatch.setattr(embedder, "_cache", {})
+    first = embedder.encode(["one two three", "four five six"])
+    both = embedder.encode(["one two three", "seven eight nine", "ten eleven twelve"])
+    assert len(embedder._cache) <= 3
+    assert np.allclose(both[0], first[0], atol=1e-5)  # cached or not, the same vector
+    assert np.allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-4)
