@@ -24,6 +24,7 @@ from analyzer.rubric import Rubric
 from analyzer.store import CallRecord, Store
 from analyzer.users import make_token
 from analyzer.web import create_app
+from analyzer.web.auth import LOGIN_WINDOW, MAX_FAILED_LOGINS, LoginThrottle
 
 from helpers import GOOD_CALL, make_call
 from reviewing import PASSWORD, SAM_CALL, Seeded, seed_review_db
@@ -388,6 +389,33 @@ def test_a_wrong_password_is_refused(
     assert dict(Page(response.text).form("/login"))["name"] == name  # kept for a second try
     assert client.get("/calls", follow_redirects=False).status_code == 303
     assert snapshot(db) == before
+
+
+def test_guessing_a_password_is_paused_after_five_wrong_tries(client: TestClient) -> None:
+    for _ in range(MAX_FAILED_LOGINS):
+        assert login(client, "maria", "a wrong guess").status_code == 401
+    paused = login(client, "MARIA", PASSWORD)  # the right password, same name in any case
+    assert paused.status_code == 429
+    assert "Too many wrong passwords for MARIA: try again in 15 minutes." in text(paused.text)
+    assert "analyzer_session" not in paused.headers.get("set-cookie", "")
+    assert login(client, "ada").status_code == 303  # other names are not held up
+
+
+def test_the_login_throttle_forgets_old_failures_and_successes() -> None:
+    now = [1000.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        throttle.failed("maria")
+    assert throttle.wait_seconds("maria") == 0
+    throttle.failed("Maria")
+    assert throttle.wait_seconds("maria") == LOGIN_WINDOW
+    now[0] += LOGIN_WINDOW - 60
+    assert throttle.wait_seconds("maria") == 60
+    now[0] += 61
+    assert throttle.wait_seconds("maria") == 0  # the first failure left the window
+    throttle.failed("maria")
+    throttle.succeeded("maria")
+    assert throttle.wait_seconds("maria") == 0
 
 
 def test_a_second_try_after_a_wrong_password_works(client: TestClient) -> None:

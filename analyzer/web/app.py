@@ -25,7 +25,7 @@ from ..errors import (
 )
 from ..store import Store
 from . import api, pages
-from .auth import CsrfError, LoginRequired
+from .auth import CsrfError, LoginRequired, LoginThrottle
 from .render import render
 
 # Scripts, styles and media only from this server; no framing, no inline script.
@@ -82,6 +82,7 @@ def create_app(db_path: str | Path, store: Store | None = None) -> FastAPI:
     )
     if store is not None:
         app.state.store = store
+    app.state.login_throttle = LoginThrottle()
     static = resources.files("analyzer.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.include_router(pages.router)

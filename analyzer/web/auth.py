@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
+import time
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -23,6 +25,8 @@ SESSION_COOKIE = "analyzer_session"
 LOGIN_CSRF_COOKIE = "analyzer_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+MAX_FAILED_LOGINS = 5  # wrong passwords for one name within LOGIN_WINDOW before a pause
+LOGIN_WINDOW = 15 * 60  # seconds
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -36,6 +40,40 @@ class LoginRequired(AnalyzerError):
 
 class CsrfError(AnalyzerError):
     """A form or API write without the right CSRF token: refused with 403."""
+
+
+class LoginThrottle:
+    """Failed sign-ins per user name, in memory: after MAX_FAILED_LOGINS within LOGIN_WINDOW
+    the name is refused until the oldest failure leaves the window (guessing gets slow)."""
+
+    def __init__(self, clock: object = time.monotonic) -> None:
+        self._clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, name: str) -> int:
+        """0 when `name` may try to sign in, else the seconds until it may."""
+        with self._lock:
+            recent = self._recent(name.casefold())
+            if len(recent) < MAX_FAILED_LOGINS:
+                return 0
+            return max(1, int(recent[0] + LOGIN_WINDOW - self._now()))
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            key = name.casefold()
+            self._failures[key] = [*self._recent(key), self._now()]
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name.casefold(), None)
+
+    def _recent(self, key: str) -> list[float]:
+        cutoff = self._now() - LOGIN_WINDOW
+        return [t for t in self._failures.get(key, []) if t > cutoff]
+
+    def _now(self) -> float:
+        return float(self._clock())  # type: ignore[operator]
 
 
 def store_of(request: Request) -> Store:

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from ..errors import AnalyzerError, ConflictError, ReviewError
@@ -57,22 +58,19 @@ async def login(request: Request) -> Response:
     name, password = str(form.get("name", "")), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "/calls")))
     store = store_of(request)
-    user = authenticate(store, name, password) if name and password else None
+    throttle = request.app.state.login_throttle
+    wait = throttle.wait_seconds(name)
+    if wait:
+        minutes = -(-wait // 60)
+        message = f"Too many wrong passwords for {name}: try again in {minutes} minutes."
+        return _login_again(request, target, name, message, status_code=429)
+    user = None
+    if name and password:  # scrypt takes a while: off the event loop
+        user = await run_in_threadpool(authenticate, store, name, password)
     if user is None:
-        token = new_csrf_token()
-        response = render(
-            request,
-            "login.html",
-            {
-                "login_csrf": token,
-                "next": target,
-                "error": "Wrong name or password.",
-                "name": name,
-            },
-            status_code=401,
-        )
-        _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
-        return response
+        throttle.failed(name)
+        return _login_again(request, target, name, "Wrong name or password.", status_code=401)
+    throttle.succeeded(name)
     value, _ = start_session(store, user)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, value, max_age=SESSION_DAYS * 86400)
@@ -263,6 +261,16 @@ def _render_call(
         },
         status_code=status_code,
     )
+
+
+def _login_again(
+    request: Request, target: str, name: str, error: str, status_code: int
+) -> Response:
+    token = new_csrf_token()
+    context = {"login_csrf": token, "next": target, "error": error, "name": name}
+    response = render(request, "login.html", context, status_code=status_code)
+    _set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
+    return response
 
 
 def _quiet_view(request: Request, call_id: str) -> CallView | None:
