@@ -386,6 +386,115 @@ def calls(
     click.echo(format_calls(rows, fmt), nl=False)
 
 
+def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from .errors import ExportError
+    from .export import check_date
+
+    if value is None:
+        return None
+    try:
+        return check_date(param.name or "date", value)
+    except ExportError as e:
+        raise click.BadParameter(f"must be a date as YYYY-MM-DD, not {value!r}") from e
+
+
+@main.command()
+@_db_option
+@_config_option
+@click.option(
+    "--flagged/--all",
+    default=True,
+    show_default=True,
+    help="Only the calls an [export] flag rule fires for, or every call.",
+)
+@click.option("--since", callback=_date_option, help="From this date (YYYY-MM-DD).")
+@click.option("--until", callback=_date_option, help="Up to this date, inclusive (YYYY-MM-DD).")
+@click.option("--rep", help="Only this rep's calls.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "xlsx"]),
+    default="csv",
+    show_default=True,
+    help="jsonl: one object per call per line; xlsx needs --out.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write here (whole or not at all) instead of to stdout.",
+)
+def export(
+    db_path: Path | None,
+    config_path: Path | None,
+    flagged: bool,
+    since: str | None,
+    until: str | None,
+    rep: str | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """One row per call for coaching: grades, pass/fail, flags, items missed with their phase,
+    manager comments and the moments to listen to. Flag rules: [export] in analyzer.toml."""
+    from .export import BINARY_FORMATS, export_rows, render, write_atomic
+
+    if out is None and fmt in BINARY_FORMATS:
+        raise click.UsageError(f"--format {fmt} writes a file: give --out FILE.{fmt}")
+    if since is not None and until is not None and since > until:
+        raise click.UsageError(f"--since {since} is after --until {until}")
+    config = _config(config_path)
+    db = _db(db_path, config)
+    if not db.exists():
+        raise click.ClickException(f"{db}: no such database (run `analyzer batch` first)")
+    with Store.open(db, readonly=True) as store:
+        every = export_rows(
+            store, config.export, flagged_only=False, since=since, until=until, rep=rep
+        )
+    rows = [r for r in every if r.flagged] if flagged else every
+    if out is None:
+        click.echo(render(rows, fmt), nl=False)
+    else:
+        write_atomic(out, rows, fmt)
+    if flagged:
+        click.echo(f"{len(rows)} of {len(every)} calls flagged", err=True)
+    if out is not None:
+        click.echo(f"Wrote {len(rows)} calls to {out}", err=True)
+
+
+@main.command()
+@_db_option
+@_config_option
+@click.option("--since", callback=_date_option, help="Calls from this date (YYYY-MM-DD).")
+@click.option("--until", callback=_date_option, help="Calls up to this date (YYYY-MM-DD).")
+@click.option(
+    "--rubric",
+    "rubric_path",
+    type=click.Path(path_type=Path),
+    help="Only this rubric's calls (its file; default: every rubric stored).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def calibrate(
+    db_path: Path | None,
+    config_path: Path | None,
+    since: str | None,
+    until: str | None,
+    rubric_path: Path | None,
+    fmt: str,
+) -> None:
+    """How the suggested grades agree with the managers' confirmed ones, the items managers
+    override most, and what to change in the rubric."""
+    from .calibrate import calibration_json, calibration_report, format_calibration
+
+    db = _db(db_path, _config(config_path))
+    if not db.exists():
+        raise click.ClickException(f"{db}: no such database (run `analyzer batch` first)")
+    rubric = load_rubric(rubric_path) if rubric_path is not None else None
+    with Store.open(db, readonly=True) as store:
+        report = calibration_report(store, since=since, until=until, rubric=rubric)
+    click.echo(calibration_json(report) if fmt == "json" else format_calibration(report))
+
+
 @main.group()
 def rubric() -> None:
     """Work with rubric files."""

@@ -17,14 +17,19 @@ Found in the working directory, or given with `--config`. Every section is optio
     [batch]
     filename_pattern = "{date}_{rep}_{id}"
     workers = 2
+
+    [export]                                  # which calls `analyzer export` flags
+    phase_below_percent = 50
+    override_points = 10
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .settings import TranscribeSettings, validation_problems
@@ -52,11 +57,35 @@ class BatchConfig(_Section):
     workers: int | None = Field(default=None, ge=1)  # None: one per core, bounded by memory
 
 
+class ExportConfig(_Section):
+    """The flag rules of `analyzer export`: a call is flagged when any rule that is on fires."""
+
+    below_pass_mark: bool = True  # the grade that counts is under the rubric's pass mark
+    critical_missed: bool = True  # a critical item is missed in the grade that counts
+    # a scored phase earning under this % of its weight (None, or false in the file: off)
+    phase_below_percent: float | None = Field(default=50, ge=0, le=100)
+    low_confidence: bool = True  # an unreviewed suggestion the engine was unsure of
+    disputed: bool = True  # a rep's dispute is open
+    # the confirmed grade is this many points or more from the suggestion (None / false: off)
+    override_points: float | None = Field(default=10, gt=0)
+
+    @field_validator("phase_below_percent", "override_points", mode="before")
+    @classmethod
+    def _false_is_off(cls, value: Any) -> Any:
+        """TOML has no null: `false` turns a numeric rule off."""
+        if value is False:
+            return None
+        if value is True:
+            raise ValueError("give a number, or false to turn the rule off")
+        return value
+
+
 class Config(_Section):
     store: StoreConfig = StoreConfig()
     grading: GradingConfig = GradingConfig()
     transcription: TranscribeSettings = TranscribeSettings()
     batch: BatchConfig = BatchConfig()
+    export: ExportConfig = ExportConfig()
     path: Path | None = None  # where it was read from (None: defaults)
 
 

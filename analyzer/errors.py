@@ -102,3 +102,11 @@ class GoldenSetError(AnalyzerError):
         count = len(self.problems)
         head = f"{self.path}: {count} problem{'s' if count != 1 else ''}; nothing was evaluated"
         super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+
+
+class ExportError(AnalyzerError):
+    """An export that cannot be made as asked: no calls, none matching, a bad date, no folder."""
+
+
+class CalibrationError(AnalyzerError):
+    """No confirmed grades to compare with (none yet, or none in the dates asked), a bad date."""

@@ -277,8 +277,13 @@ def confirm_call(
             "SELECT id, item_id FROM disputes WHERE call_id = ? AND status = 'open' ORDER BY id",
             (call_id,),
         ).fetchall():
-            status, note = statuses[item_id]
-            resolution = f"{status}: {note}" if note else status
+            if item_id in statuses:
+                status, note = statuses[item_id]
+                resolution = f"{status}: {note}" if note else status
+            else:  # re-graded since under a rubric version without the item
+                version = f"{confirmed['rubric']} v{confirmed['rubric_version']}"
+                status, note = None, f"item no longer in {version}"
+                resolution = note
             conn.execute(
                 "UPDATE disputes SET status = 'resolved', resolved_by = ?, resolved_at = ?, "
                 "resolution = ? WHERE id = ?",

@@ -671,3 +671,36 @@ def test_migration_2_gives_every_call_of_a_version_1_database_a_review_row(
         saved = confirm_call(store, "sam-good", maria, [], version=1)
         assert saved.version == 2
         assert review_row(store, "sam-good")["status"] == "confirmed"
+
+
+def test_a_dispute_on_an_item_the_new_rubric_version_dropped_is_resolved(store: Store) -> None:
+    from analyzer.rubric import parse_rubric
+
+    from conftest import MINI_RUBRIC
+
+    disputed = dispute_item(store, "alex-weak", user(store, "alex"), "next_step", "booked", 1)
+    renamed = MINI_RUBRIC.replace("id: next_step", "id: book_meeting").replace(
+        "version: 1", "version: 2"
+    )
+    transcript = make_call(WEAK_CALL, call_id="alex-weak", rep="Alex")
+    grade = grade_call(transcript, parse_rubric(renamed, "mini.yaml"))
+    record = CallRecord(
+        call_id="alex-weak", content_hash="hash-alex-weak", rep="Alex", call_date="2026-11-24"
+    )
+    store.save_call(record, transcript, grade)  # the nightly batch, under version 2
+    row = review_row(store, "alex-weak")
+    assert (row["status"], row["rubric_version"]) == ("disputed", "2")
+    saved = confirm_call(store, "alex-weak", user(store, "maria"), [], version=row["version"])
+    assert saved.version > disputed.version
+    assert rows(
+        store, "SELECT status, resolution FROM disputes WHERE id = ?", (disputed.dispute_id,)
+    ) == [("resolved", "item no longer in mini v2")]
+    assert review_row(store, "alex-weak")["status"] == "confirmed"
+    assert audit(store, "alex-weak")[-1] == (
+        "maria",
+        "resolve",
+        "next_step",
+        None,
+        None,
+        "item no longer in mini v2",
+    )
