@@ -495,6 +495,73 @@ def calibrate(
     click.echo(calibration_json(report) if fmt == "json" else format_calibration(report))
 
 
+@main.command()
+@_db_option
+@_config_option
+@click.option(
+    "--period", type=click.Choice(["day", "week", "month"]), default="week", show_default=True
+)
+@click.option("--by", type=click.Choice(["rep", "phase", "item"]), default="rep", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "html"]),
+    default="table",
+    show_default=True,
+    help="html: one page with its charts inside.",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+@click.option("--since", callback=_date_option, help="Calls from this date (YYYY-MM-DD).")
+@click.option("--until", callback=_date_option, help="Calls up to this date (YYYY-MM-DD).")
+def report(
+    db_path: Path | None,
+    config_path: Path | None,
+    period: str,
+    by: str,
+    fmt: str,
+    out: Path | None,
+    since: str | None,
+    until: str | None,
+) -> None:
+    """Adherence per rep, phase or item over time, the top 20% of reps against the rest, and
+    how items relate to closing when outcomes are known."""
+    from .report import build_report, render, write_report
+
+    db = _db(db_path, _config(config_path))
+    if not db.exists():
+        raise click.ClickException(f"{db}: no such database (run `analyzer batch` first)")
+    with Store.open(db, readonly=True) as store:
+        built = build_report(store, period=period, by=by, since=since, until=until)
+    text = render(built, fmt)
+    if out is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        write_report(text, out)
+        click.echo(f"Wrote the {fmt} report to {out}", err=True)
+
+
+@main.group()
+def outcomes() -> None:
+    """Call outcomes (won or lost), for the report's closing figures."""
+
+
+@outcomes.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@_db_option
+@_config_option
+def outcomes_import(path: Path, db_path: Path | None, config_path: Path | None) -> None:
+    """Set outcomes from a CSV with the columns call_id and outcome; rows naming unknown calls
+    or unreadable outcomes are skipped and listed."""
+    from .report import import_outcomes
+
+    db = _db(db_path, _config(config_path))
+    if not db.exists():
+        raise click.ClickException(f"{db}: no such database (run `analyzer batch` first)")
+    with Store.open(db) as store:
+        result = import_outcomes(store, path)
+    click.echo(result.summary())
+
+
 @main.group()
 def rubric() -> None:
     """Work with rubric files."""

@@ -612,10 +612,13 @@ class Store:
                 "duration, metadata_json, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (call_id) DO UPDATE SET source_path = excluded.source_path, "
-                "audio_path = excluded.audio_path, transcript_path = excluded.transcript_path, "
+                "audio_path = coalesce(excluded.audio_path, calls.audio_path), "
+                "transcript_path = excluded.transcript_path, "
                 "rep = excluded.rep, call_date = excluded.call_date, "
-                "started_at = excluded.started_at, customer = excluded.customer, "
-                "call_type = excluded.call_type, outcome = excluded.outcome, "
+                "started_at = excluded.started_at, "
+                "customer = coalesce(excluded.customer, calls.customer), "
+                "call_type = coalesce(excluded.call_type, calls.call_type), "
+                "outcome = coalesce(excluded.outcome, calls.outcome), "
                 "duration = excluded.duration, metadata_json = excluded.metadata_json, "
                 "updated_at = excluded.updated_at",
                 (*call_row, now, now),

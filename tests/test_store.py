@@ -804,3 +804,20 @@ def test_save_call_is_fast(store: Store, default_rubric: Rubric) -> None:
     started = time.perf_counter()
     assert len(store.graded_hashes(default_rubric.rubric, default_rubric.version)) == runs
     assert time.perf_counter() - started < 0.05
+
+
+def test_a_re_save_keeps_what_it_does_not_know(store: Store, good) -> None:
+    """An outcome imported later, the customer, the call type and the recording survive a
+    re-grade whose metadata leaves them out."""
+    transcript, grade = good
+    full = record(
+        "a", audio_path="a.wav", customer="Northwind", call_type="prospecting", outcome="won"
+    )
+    store.save_call(full, transcript, grade)
+    store.save_call(record("a", rep="Alex"), transcript, grade)
+    row = store._conn.execute(
+        "SELECT audio_path, customer, call_type, outcome, rep FROM calls WHERE call_id = 'a'"
+    ).fetchone()
+    assert row == ("a.wav", "Northwind", "prospecting", "won", "Alex")
+    store.save_call(dataclasses.replace(full, outcome="lost"), transcript, grade)
+    assert store._conn.execute("SELECT outcome FROM calls").fetchone() == ("lost",)
