@@ -423,6 +423,12 @@ def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) 
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write here (whole or not at all) instead of to stdout.",
 )
+@click.option(
+    "--packet",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write coaching packets (HTML, Markdown, audio clips per rep) into this new or empty "
+    "folder instead of rows.",
+)
 def export(
     db_path: Path | None,
     config_path: Path | None,
@@ -432,12 +438,16 @@ def export(
     rep: str | None,
     fmt: str,
     out: Path | None,
+    packet: Path | None,
 ) -> None:
     """One row per call for coaching: grades, pass/fail, flags, items missed with their phase,
-    manager comments and the moments to listen to. Flag rules: [export] in analyzer.toml."""
+    manager comments and the moments to listen to. Flag rules: [export] in analyzer.toml.
+    With --packet DIR: one coaching page per rep for the flagged calls instead."""
     from .export import BINARY_FORMATS, export_rows, render, write_atomic
 
-    if out is None and fmt in BINARY_FORMATS:
+    if packet is not None and out is not None:
+        raise click.UsageError("--packet writes a folder: give --packet DIR or --out FILE")
+    if out is None and packet is None and fmt in BINARY_FORMATS:
         raise click.UsageError(f"--format {fmt} writes a file: give --out FILE.{fmt}")
     if since is not None and until is not None and since > until:
         raise click.UsageError(f"--since {since} is after --until {until}")
@@ -449,6 +459,18 @@ def export(
         every = export_rows(
             store, config.export, flagged_only=False, since=since, until=until, rep=rep
         )
+        if packet is not None:
+            from .packets import write_packets
+
+            chosen = [r for r in every if r.flagged]
+            written = write_packets(store, chosen, packet)
+            reps = sum(1 for p in written if p.suffix == ".md")
+            clips = sum(1 for p in written if p.suffix == ".wav")
+            click.echo(
+                f"Wrote coaching packets for {reps} reps ({len(chosen)} flagged calls, "
+                f"{clips} clips) to {packet}: open {packet / 'index.html'}"
+            )
+            return
     rows = [r for r in every if r.flagged] if flagged else every
     if out is None:
         click.echo(render(rows, fmt), nl=False)
