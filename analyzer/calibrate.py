@@ -35,7 +35,7 @@ from typing import Any
 from .errors import CalibrationError
 from .evaluate import cohen_kappa, exact_agreement, mean_absolute_error, mean_bias
 from .rubric import ITEM_STATUSES, Item, Rubric
-from .store import Store
+from .store import Store, json_object
 
 POSITIVE = frozenset({"met", "partial"})  # the item was done (at least in part)
 MIN_OVERRIDES = 3  # overrides in one direction before a threshold suggestion
@@ -313,7 +313,7 @@ def calibration_report(
         raise CalibrationError(EMPTY_MESSAGE)
     calls = []
     for call_id, call_date, rep, suggested_json, confirmed_json in rows:
-        suggested, confirmed = _loads(suggested_json), _loads(confirmed_json)
+        suggested, confirmed = json_object(suggested_json), json_object(confirmed_json)
         if suggested is not None and confirmed is not None:
             calls.append(ConfirmedCall(call_id, call_date, rep, suggested, confirmed))
     if not calls:
@@ -675,13 +675,3 @@ def _leaning(bias: float | None) -> str:
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
-
-
-def _loads(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

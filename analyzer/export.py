@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 from .config import ExportConfig
 from .errors import ExportError
-from .store import Store
+from .store import Store, json_object
 from .transcript import format_clock
 
 LIST_SEPARATOR = "; "  # lists in a CSV cell or a sheet's cell
@@ -176,7 +176,7 @@ def describe_filters(rep: str | None, since: str | None, until: str | None) -> s
 
 def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> ExportRow:
     call_id, rep, call_date, rubric, version, suggested_grade, confirmed_grade, status = record[:8]
-    suggested, confirmed = _loads(record[8]), _loads(record[9])
+    suggested, confirmed = json_object(record[8]), json_object(record[9])
     counts = confirmed or suggested or {}
     grade = confirmed_grade if confirmed_grade is not None else suggested_grade
     passed = counts.get("passed")
@@ -275,16 +275,6 @@ def _manager_comments(confirmed: dict[str, Any] | None) -> list[str]:
     if review.get("comment"):
         comments.append(f"{review.get('by') or 'manager'}: {review['comment']}")
     return comments
-
-
-def _loads(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 # -- writers -------------------------------------------------------------------------------------

@@ -30,9 +30,9 @@ from jinja2 import Environment
 
 from .audio import TARGET_RATE, iter_audio
 from .errors import AnalyzerError, ExportError
-from .export import ExportRow, _loads, _weak_moment
+from .export import ExportRow, _weak_moment
 from .rubric import Rubric, load_rubric
-from .store import Store
+from .store import Store, json_object
 from .transcript import format_clock
 
 WEAK_PHASE_PERCENT = 50.0  # a scored phase under this share of its weight is weak
@@ -96,14 +96,14 @@ def _grade_that_counts(conn: Any, call_id: str) -> dict[str, Any]:
     ).fetchone()
     if record is None:
         return {}
-    return _loads(record[1]) or _loads(record[0]) or {}
+    return json_object(record[1]) or json_object(record[0]) or {}
 
 
 def _turns(conn: Any, call_id: str) -> list[dict[str, Any]]:
     record = conn.execute(
         "SELECT transcript_json FROM transcripts WHERE call_id = ?", (call_id,)
     ).fetchone()
-    data = _loads(record[0]) if record else None
+    data = json_object(record[0]) if record else None
     turns = (data or {}).get("turns")
     return [t for t in turns if isinstance(t, dict)] if isinstance(turns, list) else []
 

@@ -26,7 +26,6 @@ import base64
 import csv
 import html
 import io
-import json
 import math
 import os
 import re
@@ -41,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import AnalyzerError, InputError
-from .store import Store
+from .store import Store, json_object
 
 PERIODS = ("day", "week", "month")
 GROUPINGS = ("rep", "phase", "item")
@@ -334,7 +333,7 @@ def calls_frame(
                 params,
             ).fetchall()
             for (text,) in samples:
-                labels.read(_loads(text))
+                labels.read(json_object(text) or {})
             phases, items = list(labels.phase_titles), list(labels.item_texts)
             selects = [_PHASE_SQL] * len(phases) + [_ITEM_SQL] * len(items)
             figures = conn.execute(
@@ -400,7 +399,7 @@ def _figures_from_json(
         ).fetchall()
     rows = []
     for call_id, text in found:
-        grade = _loads(text)
+        grade = json_object(text) or {}
         percent: dict[str, float] = {}
         credit: dict[str, float] = {}
         for phase in grade.get("phases") or []:
@@ -418,14 +417,6 @@ def _figures_from_json(
             )
         )
     return rows
-
-
-def _loads(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def phase_ids(df: pd.DataFrame) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import ConflictError, ForbiddenError, NotFoundError, ReviewError
 from .rubric import ITEM_STATUSES, PARTIAL_CREDIT
-from .store import Store, refresh_review
+from .store import Store, json_object, refresh_review
 from .users import User
 
 # Facts about the call that stay true after a human review; low_confidence does not.
@@ -166,12 +166,12 @@ def call_view(store: Store, call_id: str, user: User) -> CallView:
             "FROM audit_log WHERE call_id = ? ORDER BY id",
             (call_id,),
         )
-    call["metadata"] = _loads(call.pop("metadata_json", None)) or {}
+    call["metadata"] = json_object(call.pop("metadata_json", None)) or {}
     has_audio = call.get("audio_path") is not None
     for private in ("audio_path", "source_path", "transcript_path", "content_hash"):
         call.pop(private, None)  # file locations stay on the server
     public_review = {k: v for k, v in review.items() if not k.endswith("_id")}
-    transcript = _loads(row[0]) if row else None
+    transcript = json_object(row[0]) if row else None
     if transcript:  # where the files are on the server is nobody's business on the page
         transcript.pop("audio", None)
         source = transcript.get("source")
@@ -411,7 +411,7 @@ def _grade_json(conn: sqlite3.Connection, grade_id: int | None) -> dict[str, Any
     if grade_id is None:
         return None
     row = conn.execute("SELECT grade_json FROM grades WHERE id = ?", (grade_id,)).fetchone()
-    return _loads(row[0]) if row else None
+    return json_object(row[0]) if row else None
 
 
 def _save_confirmed(
@@ -474,12 +474,3 @@ def _now() -> str:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _loads(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None

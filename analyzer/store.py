@@ -1032,6 +1032,13 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def json_object(text: str | None) -> dict[str, Any] | None:
+    """A stored JSON object (a grade, a transcript, metadata); None when it is missing,
+    unreadable or not an object."""
+    value = _loads(text, None)
+    return value if isinstance(value, dict) else None
+
+
 def _loads(text: str | None, default: Any) -> Any:
     if text is None:
         return default
