@@ -23,19 +23,8 @@ from analyzer.review import recompute_grade
 from analyzer.web import create_app
 from analyzer.web.render import environment
 
+from browser import CHROMIUM_ARGS, TIMEOUT_MS, require_chromium
 from reviewing import PASSWORD, Seeded, seed_review_db
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-TIMEOUT_MS = 10_000
 
 
 @dataclass
@@ -47,9 +36,7 @@ class LiveServer:
 @pytest.fixture
 def chromium() -> Path:
     """Debian's Chromium; the test is skipped (before any server starts) where it is missing."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package to run this")
-    return CHROMIUM
+    return require_chromium()
 
 
 @pytest.fixture

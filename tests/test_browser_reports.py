@@ -17,27 +17,14 @@ from analyzer.packets import write_packets
 from analyzer.report import build_report, render_html, write_report
 from analyzer.store import Store
 
+from browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, require_chromium
 from reviewing import seed_review_db, write_tone
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--allow-file-access-from-files",
-]
-TIMEOUT_MS = 10_000
 
 
 @pytest.fixture
 def files(tmp_path: Path, mini_rubric) -> tuple[Path, Path]:
     """The HTML report and the packet of the rep Alex, written from a seeded database."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package to run this")
+    require_chromium()
     seeded = seed_review_db(tmp_path / "review.db", mini_rubric)
     write_tone(tmp_path / "alex-weak.wav", seconds=40.0)
     with Store.open(seeded.db) as store:
@@ -62,7 +49,9 @@ def test_the_report_and_a_packet_open_with_their_charts_and_clips(files) -> None
     report, packet = files
     with sync_playwright() as p:
         browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[*CHROMIUM_ARGS, "--allow-file-access-from-files"],
         )
         try:
             page = browser.new_page()
