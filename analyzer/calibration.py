@@ -2,12 +2,20 @@
 
 An embedding model tells what a sentence is about, not what the speaker does with it: "we
 scheduled the follow-up last week" sits as close to "can we schedule a follow-up?" as a real
-request does. So the semantic score is a logistic model over the cosine similarity and three cues
-about the act (a negation, the past or "already", a statement where the item's phrases ask a
-question). `tools/calibrate_matching.py` fits its weights on `tests/data/semantic_pairs.csv` and
-chooses its threshold on manager-graded calls (`samples/labels.csv`), where a call's hundred-odd
-sentences each get a chance to match wrongly; the result is `data/match_calibration.json`. The
-probability is mapped onto the grader's scale so that the threshold lands on MET_SCORE.
+request does, and any question sits fairly close to any other. So a sentence's score for an item
+is a logistic model over
+- the cosine similarity with the item's phrases;
+- the margin by which this item is nearer than every other item and trigger of the rubric (a
+  sentence is evidence for the behaviour it is most about);
+- three cues about the act: a negation, the past or "already", a statement where the item's
+  phrases ask a question;
+- in `auto` mode, the lexical (fuzzy) score too, so the words and the meaning are weighed
+  together rather than the better of two scores taken.
+`tools/calibrate_matching.py` fits both models on `tests/data/semantic_pairs.csv` and on the
+manager-graded sample calls (`samples/labels.csv`), where a call's hundred-odd sentences each get
+a chance to match wrongly, and chooses each threshold by cross-validated agreement with the
+manager; the result is `data/match_calibration.json`. The probability is mapped onto the
+grader's scale so that the threshold lands on MET_SCORE.
 """
 
 from __future__ import annotations
@@ -20,8 +28,11 @@ from importlib import resources
 
 import numpy as np
 
-FEATURES = ("cosine", "negation", "past", "not_a_question")
+SEMANTIC_FEATURES = ("cosine", "margin", "negation", "past", "not_a_question")
+AUTO_FEATURES = ("fuzzy", *SEMANTIC_FEATURES)  # auto also weighs the words said
 MET_SCORE = 0.75  # the grader's met threshold: a probability at the fitted threshold maps here
+NEAR_SCORE = 0.5  # ...and a probability NEAR_BAND below it maps here (the grader's partial: 0.6)
+NEAR_BAND = 0.1  # so only a sentence just short of the threshold can earn partial credit
 
 NEGATION = re.compile(
     r"\b(not|never|no|nobody|nothing|don't|doesn't|didn't|won't|wouldn't|isn't|wasn't|aren't|"
@@ -57,18 +68,20 @@ class Logistic:
         return 1.0 / (1.0 + np.exp(-z))
 
     def score(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """The probability on the grader's scale: 0 -> 0, threshold -> MET_SCORE, 1 -> 1."""
+        """The probability on the grader's scale, piecewise linear: 0 -> 0,
+        threshold - NEAR_BAND -> NEAR_SCORE, threshold -> MET_SCORE, 1 -> 1."""
         p = self.probability(columns)
         t = self.threshold
-        low = p * (MET_SCORE / t)
-        high = MET_SCORE + (p - t) * ((1.0 - MET_SCORE) / (1.0 - t))
-        return np.where(p < t, low, high).astype(np.float32)
+        near = max(t - NEAR_BAND, 1e-6)
+        score = np.interp(p, [0.0, near, t, 1.0], [0.0, NEAR_SCORE, MET_SCORE, 1.0])
+        return score.astype(np.float32)
 
 
 @dataclass(frozen=True)
 class Calibration:
-    semantic: Logistic  # the embedding and the cues
-    model: str  # the embedding model it was fitted with
+    semantic: Logistic  # `semantic` mode: the embedding and the cues
+    auto: Logistic  # `auto` mode: the lexical score as well
+    model: str  # the embedding model they were fitted with
 
 
 @cache
@@ -84,7 +97,7 @@ def load_calibration() -> Calibration:
             features=tuple(part["features"]),
         )
 
-    return Calibration(logistic(data["semantic"]), data["model"])
+    return Calibration(logistic(data["semantic"]), logistic(data["auto"]), data["model"])
 
 
 def sentence_cues(texts: list[str]) -> dict[str, np.ndarray]:
@@ -102,12 +115,22 @@ def asks_a_question(phrases: list[str]) -> bool:
 
 
 def feature_columns(
-    cosine: np.ndarray, cues: dict[str, np.ndarray], question_item: bool
+    fuzzy: np.ndarray,
+    cosine: np.ndarray,
+    others: np.ndarray,
+    cues: dict[str, np.ndarray],
+    question_item: bool,
 ) -> dict[str, np.ndarray]:
-    """The model's inputs for one item over a call's sentences."""
+    """The models' inputs for one item over a call's sentences.
+
+    `fuzzy` is each sentence's lexical score against the item's phrases, `cosine` its best
+    cosine with them, `others` its best cosine with any other item's or trigger's phrases.
+    """
     not_a_question = (1.0 - cues["question"]) if question_item else np.zeros_like(cosine)
     return {
+        "fuzzy": fuzzy.astype(np.float32),
         "cosine": cosine.astype(np.float32),
+        "margin": (cosine - others).astype(np.float32),
         "negation": cues["negation"],
         "past": cues["past"],
         "not_a_question": not_a_question.astype(np.float32),

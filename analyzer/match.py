@@ -205,8 +205,11 @@ class RubricMatcher:
         self._columns: dict[tuple[str, str], list[int]] = {}
         self._modes: dict[tuple[str, str], str] = {}
         self._asks: dict[tuple[str, str], bool] = {}
-        # Triggers are matched semantically too when some item is.
-        triggers = "auto" if {i.match for i in rubric.items} & {"auto", "semantic"} else "fuzzy"
+        # Triggers decide whether an optional phase applies at all, and a phase applied wrongly
+        # costs the rep its points: they are matched by their words. (The semantic model is
+        # fitted on items; on the sample calls, meaning-matched triggers applied the gatekeeper
+        # phase to calls that had none.)
+        triggers = "fuzzy"
         for phase in rubric.phases:
             key = ("trigger", phase.id)
             self._columns[key] = _extend(phrases, phase.triggers)
@@ -252,8 +255,7 @@ class RubricMatcher:
         sentences = self.split(turns)
         scores = self.index.score(sentences)
         texts = [p.text for p in self.index.phrases]
-        cosine, embedded = self._cosine(sentences)
-        cues = sentence_cues([s.text for s in sentences]) if cosine is not None else {}
+        meaning = self.semantic_features(sentences, scores)
         result = CallMatches(sentences, {}, {}, {}, {})
         for (kind, key), cols in self._columns.items():
             mode = self._modes[(kind, key)]
@@ -262,16 +264,41 @@ class RubricMatcher:
             if mode == "exact":
                 best = self._exact_scores(sentences, self._exact[(kind, key)])
                 method = ["exact"] * len(sentences)
-            elif mode in ("auto", "semantic") and cosine is not None and cols:
-                best, phrase, method = self._combined(
-                    mode, best, phrase, cosine, cols, texts, cues, embedded, self._asks[(kind, key)]
-                )
+            elif mode in ("auto", "semantic") and meaning is not None and cols:
+                best, phrase, method = _combined(mode, best, phrase, meaning, (kind, key))
             if kind == "item":
                 result.item_scores[key], result.item_phrase[key] = best, phrase
                 result.item_method[key] = method
             else:
                 result.trigger_scores[key], result.trigger_phrase[key] = best, phrase
         return result
+
+    def semantic_features(
+        self, sentences: list[SpokenSentence], lexical: np.ndarray | None = None
+    ) -> SemanticFeatures | None:
+        """The calibrated models' inputs for every item and trigger set, per sentence; None
+        when nothing here matches semantically. `lexical`: `self.index.score(sentences)`."""
+        cosine, embedded = self._cosine(sentences)
+        if cosine is None:
+            return None
+        lexical = self.index.score(sentences) if lexical is None else lexical
+        texts = [p.text for p in self.index.phrases]
+        nearest = _nearest(cosine, self._columns, texts)
+        cues = sentence_cues([s.text for s in sentences])
+        return SemanticFeatures(
+            columns={
+                key: feature_columns(
+                    _best_of(lexical, self._columns[key], texts)[0],
+                    near.cosine,
+                    near.others,
+                    cues,
+                    self._asks[key],
+                )
+                for key, near in nearest.items()
+            },
+            phrase={key: near.phrase for key, near in nearest.items()},
+            embedded=embedded,
+        )
 
     def _cosine(self, sentences: list[SpokenSentence]) -> tuple[np.ndarray | None, np.ndarray]:
         """(sentences, phrases) cosine of the sentences long enough to embed; which those are."""
@@ -284,32 +311,6 @@ class RubricMatcher:
             cosine[rows] = self.semantic.cosine([sentences[k].text for k in rows])
         return cosine, embedded
 
-    def _combined(
-        self,
-        mode: str,
-        fuzzy: np.ndarray,
-        fuzzy_phrase: list[str],
-        cosine: np.ndarray,
-        cols: list[int],
-        texts: list[str],
-        cues: dict[str, np.ndarray],
-        embedded: np.ndarray,
-        asks: bool,
-    ) -> tuple[np.ndarray, list[str], list[str]]:
-        near, near_phrase = _best_of(cosine, cols, texts)
-        score = load_calibration().semantic.score(feature_columns(near, cues, asks))
-        if mode == "auto":  # the words count as before; the meaning adds what they miss
-            score = np.where(embedded, np.maximum(score, fuzzy), fuzzy).astype(np.float32)
-            lexical = fuzzy >= score
-        else:
-            score = np.where(embedded, score, 0.0).astype(np.float32)
-            lexical = np.zeros(len(score), dtype=bool)
-        phrase = [
-            f if lex else n for f, n, lex in zip(fuzzy_phrase, near_phrase, lexical, strict=True)
-        ]
-        method = ["fuzzy" if lex else "semantic" for lex in lexical]
-        return score, phrase, method
-
     def _exact_scores(
         self, sentences: list[SpokenSentence], phrases: list[list[tuple[str, ...]]]
     ) -> np.ndarray:
@@ -318,6 +319,70 @@ class RubricMatcher:
             [float(any(_says_exactly(s.tokens, chunks) for chunks in phrases)) for s in sentences],
             dtype=np.float32,
         )
+
+
+@dataclass(frozen=True)
+class SemanticFeatures:
+    """What the semantic score of every item and trigger set is computed from, for one call."""
+
+    columns: dict[tuple[str, str], dict[str, np.ndarray]]  # (kind, id) -> feature -> per sentence
+    phrase: dict[tuple[str, str], list[str]]  # (kind, id) -> the nearest phrase per sentence
+    embedded: np.ndarray  # whether each sentence was long enough to embed
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """One item's (or phase's triggers') semantic neighbourhood, per sentence of a call."""
+
+    cosine: np.ndarray  # best cosine with the item's phrases
+    phrase: list[str]  # the phrase that gave it
+    others: np.ndarray  # best cosine with any other item's or trigger's phrases
+
+
+def _nearest(
+    cosine: np.ndarray, columns: dict[tuple[str, str], list[int]], texts: list[str]
+) -> dict[tuple[str, str], Nearest]:
+    """Per item and trigger set: its best cosine per sentence, and the best of all the others."""
+    keys = [key for key, cols in columns.items() if cols]
+    if not keys:
+        return {}
+    best = {key: _best_of(cosine, columns[key], texts) for key in keys}
+    table = np.stack([best[key][0] for key in keys], axis=1)  # (sentences, keys)
+    order = np.argsort(-table, axis=1)
+    rows = np.arange(table.shape[0])
+    first = table[rows, order[:, 0]]
+    second = table[rows, order[:, 1]] if len(keys) > 1 else np.full_like(first, -1.0)
+    return {
+        key: Nearest(best[key][0], best[key][1], np.where(order[:, 0] == j, second, first))
+        for j, key in enumerate(keys)
+    }
+
+
+def _combined(
+    mode: str,
+    fuzzy: np.ndarray,
+    fuzzy_phrase: list[str],
+    meaning: SemanticFeatures,
+    key: tuple[str, str],
+) -> tuple[np.ndarray, list[str], list[str]]:
+    """An item's score per sentence in `auto` or `semantic` mode, its phrase and its method."""
+    calibration, embedded = load_calibration(), meaning.embedded
+    if mode == "auto":
+        # One model weighs the words and the meaning, so a line said nearly word for word counts,
+        # a paraphrase can, and "we scheduled the follow-up last week" does not. Evidence says
+        # "fuzzy" where the words alone would have shown the behaviour, "semantic" where not.
+        score = np.where(embedded, calibration.auto.score(meaning.columns[key]), fuzzy)
+        lexical = fuzzy >= MET_SCORE
+    else:
+        score = np.where(embedded, calibration.semantic.score(meaning.columns[key]), 0.0)
+        lexical = np.zeros(len(score), dtype=bool)
+    score = score.astype(np.float32)
+    phrase = [
+        f if lex else n
+        for f, n, lex in zip(fuzzy_phrase, meaning.phrase[key], lexical, strict=True)
+    ]
+    method = ["fuzzy" if lex else "semantic" for lex in lexical]
+    return score, phrase, method
 
 
 def _exact_chunks(phrase: str, normalizer: Normalizer) -> list[tuple[str, ...]]:

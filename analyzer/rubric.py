@@ -40,11 +40,10 @@ class Item(_Strict):
     critical: bool = False  # missing it fails the call whatever the total
     forbidden: bool = False  # points are earned by NOT saying any phrase
     min_count: int = Field(default=1, ge=1)  # distinct matching sentences needed for "met"
-    # fuzzy: the words, misheard or not; auto: the better of the words and the meaning;
-    # semantic: the meaning only; exact: the phrase's words in order (see match.py). The default
-    # stays fuzzy until the semantic score agrees better with managers than it does today
-    # (README: "Matching modes").
-    match: Literal["auto", "fuzzy", "semantic", "exact"] = "fuzzy"
+    # auto: the words (misheard or not) and the meaning weighed together; fuzzy: the words
+    # only; semantic: the meaning only; exact: the phrase's words in order (see match.py and
+    # README "Matching modes"). auto falls back to fuzzy when no embedding model is installed.
+    match: Literal["auto", "fuzzy", "semantic", "exact"] = "auto"
 
     @field_validator("phrases")
     @classmethod

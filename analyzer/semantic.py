@@ -31,9 +31,9 @@ MODELS_DIR = Path("models")  # relative to the working folder, as for the Whispe
 ENV_VAR = "ANALYZER_SEMANTIC_MODEL"
 BATCH_SIZE = 64  # sentences per forward pass
 MAX_TOKENS = 64  # word pieces kept per sentence: a spoken sentence rarely has more
-# int8 weights for the linear layers on the CPU: about 1.7x faster; the calibration is fitted on
-# this model's output, so change both together.
-QUANTIZE_ON_CPU = True
+# The model runs in float32. Dynamic int8 quantization was faster but scales each batch's
+# activations together, so a sentence's embedding (and a call's grade) depended on which other
+# sentences shared its batch: a call re-scored alone could get another grade.
 CACHE_SENTENCES = 50_000  # embeddings kept per process: scripts repeat their lines
 
 PLACEHOLDER = re.compile(r"\{\s*(\w+)[^}]*\}")
@@ -95,8 +95,6 @@ class Embedder:
         except Exception as e:  # a broken folder raises anything from OSError to KeyError
             raise ModelError(f"{path}: cannot load the sentence-embedding model: {e}") from e
         self.model.max_seq_length = min(MAX_TOKENS, self.model.max_seq_length or MAX_TOKENS)
-        if QUANTIZE_ON_CPU and self.model.device.type == "cpu":
-            self.model = _quantized(self.model)
         self.path = path
         self.name = path.name if path.name != "model" else MODEL_NAME
         dimension = getattr(self.model, "get_embedding_dimension", None)
@@ -177,21 +175,6 @@ PLACEHOLDER_WORDS = {
 def _plain(phrase: str) -> str:
     """A phrase as words: `{name}` placeholders read as a word of their kind."""
     return PLACEHOLDER.sub(lambda m: PLACEHOLDER_WORDS.get(m.group(1).lower(), "something"), phrase)
-
-
-def _quantized(model: Any) -> Any:
-    """The model with int8 linear layers (dynamic quantization); unchanged where unsupported."""
-    import warnings
-
-    import torch
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, torch.qint8)
-    except (RuntimeError, AttributeError) as e:  # a torch build without quantized kernels
-        log.warning("semantic model left in float32: %s", e)
-        return model
 
 
 def _device() -> str:

@@ -1,3 +1,4 @@
+import logging
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,22 @@ def default_rubric() -> Rubric:
 def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """scrypt at a test's cost: the format and checks are the same, the work 128 times less."""
     monkeypatch.setattr("analyzer.users.SCRYPT_N", 2**8)
+
+
+@pytest.fixture(autouse=True)
+def words_only_unless_semantic(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside tests marked `semantic`, no embedding model is found, so `auto` items match by
+    their words (as they do on an install without the semantic extra): the rest of the suite
+    tests the CLI, store and web without a transformer's cost on every call graded."""
+    if request.node.get_closest_marker("semantic"):
+        return
+    from analyzer import semantic
+    from analyzer.errors import ModelError
+
+    def no_model() -> semantic.Embedder:
+        raise ModelError("no sentence-embedding model in this test")
+
+    monkeypatch.setattr(semantic, "get_embedder", no_model)
+    monkeypatch.setattr(logging.getLogger("analyzer.match"), "disabled", True)

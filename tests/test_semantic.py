@@ -15,8 +15,10 @@ import pytest
 
 from analyzer import semantic
 from analyzer.calibration import (
-    FEATURES,
+    AUTO_FEATURES,
     MET_SCORE,
+    NEAR_SCORE,
+    SEMANTIC_FEATURES,
     Logistic,
     asks_a_question,
     feature_columns,
@@ -33,7 +35,14 @@ from analyzer.transcript import Transcript, Turn
 from conftest import MINI_RUBRIC, ROOT
 from helpers import GOOD_CALL, make_call
 
+pytestmark = pytest.mark.semantic
+
 PAIRS = ROOT / "tests" / "data" / "semantic_pairs.csv"
+# Levels reached on the labelled set's holdout rows, a little below what the shipped
+# calibration reaches (README, "Matching modes"), so a worse model or fit fails.
+AUC_SEMANTIC = 0.78  # reached: 0.81 (fuzzy: 0.55)
+AUTO_PRECISION, AUTO_RECALL = 0.65, 0.50  # reached: 0.72, 0.53 (fuzzy: 0.55, 0.43)
+SEMANTIC_PRECISION, SEMANTIC_RECALL = 0.80, 0.60  # reached: 0.84, 0.65
 
 
 def with_mode(rubric: Rubric, mode: str) -> Rubric:
@@ -57,6 +66,11 @@ def inside_sales() -> Rubric:
 @pytest.fixture(scope="module")
 def auto_matcher(inside_sales: Rubric, embedder) -> RubricMatcher:
     return RubricMatcher(with_mode(inside_sales, "auto"), get_normalizer())
+
+
+@pytest.fixture(scope="module")
+def semantic_matcher(inside_sales: Rubric, embedder) -> RubricMatcher:
+    return RubricMatcher(with_mode(inside_sales, "semantic"), get_normalizer())
 
 
 @pytest.fixture(autouse=True)
@@ -162,24 +176,46 @@ def test_exact_mode_wants_the_words_in_order(embedder) -> None:
     assert methods == ["exact"] * len(methods)
 
 
-def test_the_default_mode_is_fuzzy_and_loads_no_model(mini_rubric: Rubric) -> None:
-    assert {i.match for i in mini_rubric.items} == {"fuzzy"}
-    matcher = RubricMatcher(mini_rubric, get_normalizer())
-    assert matcher.semantic is None
-    assert Grader(mini_rubric).grade(make_call(GOOD_CALL)).to_dict()["engine"]["matcher"] == (
-        "fuzzy"
-    )
+def test_the_default_mode_is_auto(embedder) -> None:
+    rubric = parse_rubric(MINI_RUBRIC, "mini.yaml")
+    assert {i.match for i in rubric.items} == {"auto"}
+    grade = Grader(rubric).grade(make_call(GOOD_CALL))
+    assert grade.to_dict()["engine"]["matcher"] == "auto (fuzzy + all-MiniLM-L6-v2)"
+
+
+def test_fuzzy_mode_loads_no_model() -> None:
+    matcher = RubricMatcher(mini("fuzzy"), get_normalizer())
+    assert matcher.semantic is None and matcher.description == "fuzzy"
 
 
 def test_auto_keeps_what_the_words_show_and_says_which_method_decided(embedder) -> None:
     grader = Grader(mini("auto"))
     grade = grader.grade(make_call(GOOD_CALL, rep="Alex"))
-    assert grade.to_dict()["engine"]["matcher"] == "auto (fuzzy + all-MiniLM-L6-v2)"
     fuzzy = Grader(mini("fuzzy")).grade(make_call(GOOD_CALL, rep="Alex"))
-    assert grade.grade >= fuzzy.grade  # the better of words and meaning: never less
+    assert grade.grade == fuzzy.grade  # a call read from the script: the same grade
     intro = next(i for p in grade.phases for i in p.items if i.id == "intro")
     assert intro.status == "met"
     assert {e.method for e in intro.evidence} == {"fuzzy"}
+
+
+def test_auto_credits_a_paraphrase_the_words_miss(auto_matcher, inside_sales) -> None:
+    line = "Who else would weigh in before you sign something like this?"
+    fuzzy = RubricMatcher(with_mode(inside_sales, "fuzzy"), get_normalizer())
+    assert item_score(fuzzy, "q_authority", line) < MET_THRESHOLD
+    result = auto_matcher.match_call([Turn("rep", line)])
+    assert float(result.item_scores["q_authority"].max()) >= MET_THRESHOLD
+    assert result.item_method["q_authority"] == ["semantic"]
+
+
+def test_a_lines_score_does_not_depend_on_the_rest_of_the_call(auto_matcher) -> None:
+    """Re-scoring a call alone, or after other calls filled the cache, gives the same grade."""
+    line = "Who else would weigh in before you sign something like this?"
+    alone = auto_matcher.match_call([Turn("rep", line)]).item_scores["q_authority"][0]
+    others = [Turn(speaker, text) for speaker, text in GOOD_CALL * 3]
+    # the cache would hand back the same vector: make the model embed it again, in company
+    auto_matcher.semantic.embedder._cache.clear()
+    crowded = auto_matcher.match_call([*others, Turn("rep", line)]).item_scores["q_authority"]
+    assert float(crowded[-1]) == pytest.approx(float(alone), abs=1e-4)
 
 
 def test_semantic_mode_scores_meaning_not_words(embedder) -> None:
@@ -258,17 +294,33 @@ def test_the_cues_read_the_act() -> None:
     assert cues["negation"].tolist() == [0.0, 0.0, 1.0, 0.0]
     assert asks_a_question(["How does Thursday at two look?"])
     assert not asks_a_question(["This is {name} from {company}"])
-    columns = feature_columns(np.array([0.5, 0.5, 0.5, 0.5]), cues, question_item=True)
+    half = np.full(4, 0.5, dtype=np.float32)
+    columns = feature_columns(half, half, half - 0.2, cues, question_item=True)
     assert columns["not_a_question"].tolist() == [0.0, 1.0, 1.0, 0.0]
-    assert set(columns) == set(FEATURES)
+    assert columns["margin"].tolist() == pytest.approx([0.2] * 4)
+    assert set(columns) == set(AUTO_FEATURES) > set(SEMANTIC_FEATURES)
+
+
+def test_only_a_sentence_just_short_of_the_threshold_earns_partial_credit() -> None:
+    model = Logistic((1.0,), 0.0, 0.6, ("x",))
+    logit = np.log(np.array([0.45, 0.5, 0.6, 0.8]) / (1 - np.array([0.45, 0.5, 0.6, 0.8])))
+    scores = model.score({"x": logit.astype(np.float32)})
+    assert scores[0] < NEAR_SCORE + 1e-6  # 0.15 below the threshold: nothing
+    assert scores[1] == pytest.approx(NEAR_SCORE, abs=1e-4)
+    assert scores[2] == pytest.approx(MET_SCORE, abs=1e-4)
+    assert MET_SCORE < scores[3] < 1.0
 
 
 def test_the_shipped_calibration_was_fitted_on_the_labelled_set() -> None:
     calibration = load_calibration()
-    assert calibration.semantic.features == FEATURES
-    assert 0.0 < calibration.semantic.threshold < 1.0
-    assert calibration.semantic.weights[0] > 0  # nearer in meaning: more likely credited
-    assert all(w < 0 for w in calibration.semantic.weights[1:])  # the cues count against
+    assert calibration.semantic.features == SEMANTIC_FEATURES
+    assert calibration.auto.features == AUTO_FEATURES
+    for model in (calibration.semantic, calibration.auto):
+        assert 0.0 < model.threshold < 1.0
+        weights = dict(zip(model.features, model.weights, strict=True))
+        assert weights["margin"] > 0  # nearer this item than any other: more likely credited
+        assert all(weights[cue] < 0 for cue in ("negation", "past", "not_a_question"))
+    assert dict(zip(AUTO_FEATURES, calibration.auto.weights, strict=True))["fuzzy"] > 0
 
 
 # -- the labelled set -----------------------------------------------------------------------------
@@ -289,22 +341,14 @@ def test_the_labelled_set_is_big_and_balanced() -> None:
     assert {r["split"] for r in rows} == {"calibrate", "holdout"}
 
 
-def pair_scores(matcher: RubricMatcher, rows: list[dict[str, str]]) -> tuple[np.ndarray, ...]:
-    """Per pair: the item's auto score, its lexical score and its semantic probability."""
-    calibration = load_calibration().semantic
-    texts = [p.text for p in matcher.index.phrases]
-    auto, lexical, meaning = [], [], []
-    for row in rows:
-        result = matcher.match_call([Turn("rep", row["sentence"])])
-        auto.append(float(result.item_scores[row["item_id"]].max()))
-        cols = matcher._columns[("item", row["item_id"])]
-        sentences = result.sentences
-        lexical.append(float(matcher.index.score(sentences)[:, cols].max()))
-        cosine = matcher.semantic.cosine([s.text for s in sentences])[:, cols].max(axis=1)
-        cues = sentence_cues([s.text for s in sentences])
-        asks = asks_a_question([texts[c] for c in cols])
-        meaning.append(float(calibration.probability(feature_columns(cosine, cues, asks)).max()))
-    return np.array(auto), np.array(lexical), np.array(meaning)
+def pair_scores(matcher: RubricMatcher, rows: list[dict[str, str]]) -> np.ndarray:
+    """Per pair: the item's best score over the sentence's parts, as a call would score it."""
+    return np.array(
+        [
+            float(matcher.match_call([Turn("rep", r["sentence"])]).item_scores[r["item_id"]].max())
+            for r in rows
+        ]
+    )
 
 
 def auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -319,26 +363,29 @@ def precision_recall(predicted: np.ndarray, labels: np.ndarray) -> tuple[float, 
 
 
 @pytest.mark.slow
-def test_the_labelled_holdout_behaves(auto_matcher: RubricMatcher) -> None:
-    """Levels reached on the holdout rows (which the fit never saw), held so they cannot slip.
+def test_the_labelled_holdout_behaves(inside_sales, auto_matcher, semantic_matcher) -> None:
+    """Levels reached on the holdout rows (which no fit saw), held so they cannot slip.
 
-    Meaning ranks credited lines far above uncredited ones (AUC 0.84; the words alone 0.55), but
-    a call has a hundred-odd sentences per item, so the threshold chosen on the manager-graded
-    samples lets meaning alone reach partial credit at most: auto's decisions on single lines
-    are today the fuzzy ones (README, "Matching modes").
+    The words alone credit near misses that share them ("we scheduled the follow-up last week")
+    and miss paraphrases; the meaning ranks credited lines above uncredited ones, and auto,
+    which weighs both, beats the words on precision and recall (README, "Matching modes").
     """
     rows = [r for r in read_pairs() if r["split"] == "holdout"]
     labels = np.array([int(r["label"]) for r in rows])
-    auto, lexical, meaning = pair_scores(auto_matcher, rows)
-    assert auc(meaning, labels) >= 0.80
-    assert auc(lexical, labels) <= 0.65
+    fuzzy = pair_scores(RubricMatcher(with_mode(inside_sales, "fuzzy"), get_normalizer()), rows)
+    auto = pair_scores(auto_matcher, rows)
+    meaning = pair_scores(semantic_matcher, rows)
+    assert auc(meaning, labels) >= AUC_SEMANTIC > auc(fuzzy, labels)
+    fuzzy_p, fuzzy_r = precision_recall(fuzzy >= MET_THRESHOLD, labels)
     auto_p, auto_r = precision_recall(auto >= MET_THRESHOLD, labels)
-    fuzzy_p, fuzzy_r = precision_recall(lexical >= MET_THRESHOLD, labels)
-    assert auto_r >= fuzzy_r >= 0.40
-    assert auto_p >= 0.50 and fuzzy_p >= 0.50
-    credited = auto >= 0.6  # met or partial
+    meaning_p, meaning_r = precision_recall(meaning >= MET_THRESHOLD, labels)
+    assert auto_p >= AUTO_PRECISION and auto_r >= AUTO_RECALL
+    assert meaning_p >= SEMANTIC_PRECISION and meaning_r >= SEMANTIC_RECALL
+    assert auto_p > fuzzy_p and auto_r > fuzzy_r
     paraphrase = np.array([r["kind"] == "paraphrase" for r in rows])
-    assert credited[paraphrase].sum() >= 1  # meaning gives some paraphrases partial credit
+    near_miss = np.array([r["kind"] == "near_miss" for r in rows])
+    assert (auto[paraphrase] >= MET_THRESHOLD).mean() > (fuzzy[paraphrase] >= MET_THRESHOLD).mean()
+    assert (auto[near_miss] >= MET_THRESHOLD).mean() < (fuzzy[near_miss] >= MET_THRESHOLD).mean()
 
 
 def test_the_opening_examples(auto_matcher: RubricMatcher) -> None:
