@@ -33,7 +33,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 bench: install
-	cd bench && ../$(BIN)/python bench_score.py
+	cd bench && ../$(BIN)/python bench_score.py --match fuzzy
 	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache
 	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60
 	cd bench && ../$(BIN)/python bench_batch.py

@@ -1,4 +1,5 @@
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -97,20 +98,33 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("analyzer.users.SCRYPT_N", 2**8)
 
 
-@pytest.fixture(autouse=True)
-def words_only_unless_semantic(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Outside tests marked `semantic`, no embedding model is found, so `auto` items match by
-    their words (as they do on an install without the semantic extra): the rest of the suite
-    tests the CLI, store and web without a transformer's cost on every call graded."""
-    if request.node.get_closest_marker("semantic"):
-        return
+_REAL_MODEL = {"on": False}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def words_only_unless_semantic() -> Iterator[None]:
+    """No embedding model is found outside modules that ask for `real_semantic_model`, so `auto`
+    items match by their words (as on an install without the semantic extra): the rest of the
+    suite tests the CLI, store and web without a transformer's cost on every call graded."""
     from analyzer import semantic
     from analyzer.errors import ModelError
 
-    def no_model() -> semantic.Embedder:
-        raise ModelError("no sentence-embedding model in this test")
+    real = semantic.get_embedder
 
-    monkeypatch.setattr(semantic, "get_embedder", no_model)
-    monkeypatch.setattr(logging.getLogger("analyzer.match"), "disabled", True)
+    def guarded() -> semantic.Embedder:
+        if not _REAL_MODEL["on"]:
+            raise ModelError("no sentence-embedding model in this test")
+        return real()
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(semantic, "get_embedder", guarded)
+        mp.setattr(logging.getLogger("analyzer.match"), "disabled", True)
+        yield
+
+
+@pytest.fixture(scope="module")
+def real_semantic_model() -> Iterator[None]:
+    """The real all-MiniLM-L6-v2 for this module's tests (mark them `semantic` too)."""
+    _REAL_MODEL["on"] = True
+    yield
+    _REAL_MODEL["on"] = False

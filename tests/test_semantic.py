@@ -35,7 +35,7 @@ from analyzer.transcript import Transcript, Turn
 from conftest import MINI_RUBRIC, ROOT
 from helpers import GOOD_CALL, make_call
 
-pytestmark = pytest.mark.semantic
+pytestmark = [pytest.mark.semantic, pytest.mark.usefixtures("real_semantic_model")]
 
 PAIRS = ROOT / "tests" / "data" / "semantic_pairs.csv"
 # Levels reached on the labelled set's holdout rows, a little below what the shipped
