@@ -35,7 +35,9 @@ lint: install
 bench: install
 	cd bench && ../$(BIN)/python bench_score.py --match fuzzy
 	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache
-	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60
+	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache --roles inferred
+	cd bench && ../$(BIN)/python bench_batch.py --match fuzzy
+	cd bench && ../$(BIN)/python bench_batch.py --no-sentence-cache
 	cd bench && ../$(BIN)/python bench_batch.py
 	cd bench && ../$(BIN)/python bench_transcribe.py
 	cd bench && ../$(BIN)/python bench_web.py

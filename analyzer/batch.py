@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from . import semantic
 from .audio import content_hash
 from .config import Config
 from .discover import CallSource, discover_calls, is_audio
@@ -178,7 +179,10 @@ def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) ->
         for job in jobs:
             yield grade_job(job, settings)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    threads = max(1, (os.cpu_count() or 1) // workers)  # the embedding model's, per worker
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=_start_worker, initargs=(threads, semantic.settings())
+    ) as pool:
         pending: set[Future[CallDone]] = set()
         queue = iter(jobs)
         for job in queue:  # keep a bounded number in flight: memory stays flat
@@ -192,6 +196,13 @@ def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) ->
                 next_job = next(queue, None)
                 if next_job is not None:
                     pending.add(pool.submit(grade_job, next_job, settings))
+
+
+def _start_worker(threads: int, model: tuple[Path | None, int | None]) -> None:
+    """Each worker: the parent's embedding model settings (whatever the start method), and its
+    share of the cores for the model, so that workers x threads = cores."""
+    semantic.configure(*model)
+    semantic.set_threads(threads)
 
 
 # Per process (the parent's re-grades, each worker's calls), keyed by the rubric file as it is

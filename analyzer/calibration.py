@@ -82,6 +82,7 @@ class Calibration:
     semantic: Logistic  # `semantic` mode: the embedding and the cues
     auto: Logistic  # `auto` mode: the lexical score as well
     model: str  # the embedding model they were fitted with
+    layers: int | None = None  # ...and how many of its transformer layers ran (semantic.LAYERS)
 
 
 @cache
@@ -97,7 +98,9 @@ def load_calibration() -> Calibration:
             features=tuple(part["features"]),
         )
 
-    return Calibration(logistic(data["semantic"]), logistic(data["auto"]), data["model"])
+    return Calibration(
+        logistic(data["semantic"]), logistic(data["auto"]), data["model"], data.get("layers")
+    )
 
 
 def sentence_cues(texts: list[str]) -> dict[str, np.ndarray]:
@@ -110,8 +113,15 @@ def sentence_cues(texts: list[str]) -> dict[str, np.ndarray]:
 
 
 def asks_a_question(phrases: list[str]) -> bool:
-    """Whether a behaviour is a question: any of its example phrases is one."""
-    return any(QUESTION.search(p.strip()) for p in phrases)
+    """Whether a behaviour is a question: most of its example phrases end with a question mark.
+
+    Rubric phrases are written, so their punctuation can be trusted (a transcript's cannot: a
+    spoken sentence is read by QUESTION). "What I'm hearing is" starts like a question but is a
+    recap, and a behaviour phrased both ways ("Best email for you?", "I'll send you an invite")
+    is not one whose statements miss the point.
+    """
+    asked = sum(p.strip().endswith("?") for p in phrases)
+    return asked * 2 > len(phrases)
 
 
 def feature_columns(

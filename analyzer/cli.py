@@ -238,10 +238,10 @@ def transcribe(audio: tuple[Path, ...], out: Path, **options) -> None:
 
 def _config(path: Path | None) -> Config:
     config = load_config(path)
-    if config.grading.semantic_model is not None:
-        from . import semantic  # cheap: the model loads when a rubric needs it
+    from . import semantic  # cheap: the model loads when a rubric needs it
 
-        semantic.configure(config.grading.semantic_model)
+    grading = config.grading
+    semantic.configure(grading.semantic_model, grading.semantic_layers or None)
     return config
 
 

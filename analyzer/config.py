@@ -49,6 +49,8 @@ class GradingConfig(_Section):
     rubric: Path | None = None  # the default form (None: rubrics/inside-sales.yaml)
     rubrics: dict[str, Path] = Field(default_factory=dict)  # call type -> form for that type
     semantic_model: Path | None = None  # sentence-transformers folder (None: models/, package)
+    # transformer layers of that model to run (0: all); the shipped calibration is fitted with 2
+    semantic_layers: int = Field(default=2, ge=0)
 
 
 class BatchConfig(_Section):
@@ -127,6 +129,7 @@ def _relative_to(config: Config, base: Path) -> Config:
                 rubric=fix(config.grading.rubric),
                 rubrics={k: fix(v) for k, v in config.grading.rubrics.items()},
                 semantic_model=fix(config.grading.semantic_model),
+                semantic_layers=config.grading.semantic_layers,
             ),
             "transcription": t.model_copy(
                 update={"model_dir": fix(t.model_dir), "cache_dir": fix(t.cache_dir)}

@@ -16,7 +16,7 @@ import numpy as np
 from . import __version__
 from .match import CallMatches, RubricMatcher, SpokenSentence
 from .phases import Segmentation, Span, TriggerHit, segment_phases
-from .roles import RoleDecision, decide_roles
+from .roles import RoleDecision, infer_roles, known_roles
 from .rubric import PARTIAL_CREDIT, Item, Phase, Rubric
 from .text import get_normalizer
 from .transcript import Transcript
@@ -180,8 +180,13 @@ class Grader:
 
     def grade(self, transcript: Transcript, rep: str | None = None) -> Grade:
         turns = transcript.turns
-        matches = self.matcher.match_call(turns)
-        decision = decide_roles(transcript, self.rubric, matches, rep)
+        # Who the rep is comes first: a semantic item reads the meaning of its own party's
+        # sentences only. When the call does not say, the rep is inferred from every speaker's
+        # scores, then the call is matched again with the roles (its embeddings are cached).
+        decision = known_roles(transcript, rep)
+        if decision is None:
+            decision = infer_roles(transcript, self.rubric, self.matcher.match_call(turns))
+        matches = self.matcher.match_call(turns, decision.roles)
         segmentation = segment_phases(turns, self.rubric, matches, decision.roles, MET_THRESHOLD)
         roles = np.array(
             [decision.roles.get(s.speaker, "customer") for s in matches.sentences], dtype=object

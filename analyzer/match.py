@@ -11,20 +11,22 @@ rubric's vocabulary once (rapidfuzz `cdist`), a sentence x vocabulary similarity
 phrase x vocabulary weight matrix gives every sentence/phrase coverage at once, and only the
 promising pairs get the exact windowed score.
 
-Each item has a `match` mode. `fuzzy` (the default) is the lexical score alone; `exact` wants
-the phrase's words in order; `semantic` and `auto` add a sentence embedding (semantic.py) and
-score the sentence's meaning with the model fitted on labelled data (calibration.py): `auto`
-takes the better of the lexical and the semantic score, so a line said nearly word for word
-counts as before and a paraphrase can count too; `semantic` ignores the words.
+Each item has a `match` mode. `fuzzy` is the lexical score alone; `exact` wants the phrase's
+words in order; `semantic` and `auto` (the default) add a sentence embedding (semantic.py) and
+score the sentence with a model fitted on labelled data (calibration.py): `auto` weighs the
+lexical score and the meaning together, so a line said nearly word for word counts, a
+paraphrase can, and a near miss that shares the words need not; `semantic` ignores the words.
 Sentences shorter than MIN_SEMANTIC_TOKENS ("yeah", "sure, go ahead") are not embedded; `auto`
-keeps their lexical score. When no embedding model can be found, `auto` items fall back to
-`fuzzy` (the matcher's `description` says so) while `semantic` items stop with a ModelError.
+keeps their lexical score. Once the call's roles are known, an item reads the meaning of its own
+party's sentences only (MEANING_OF), and only those are embedded. When no embedding model can be
+found, `auto` items fall back to `fuzzy` (the matcher's `description` says so) while `semantic`
+items stop with a ModelError.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +49,11 @@ WINDOW_SLACK = 3  # extra words a sentence may put between the phrase's words
 SLOT_WIDTH = 3  # words a `{placeholder}` may stand for
 MIN_SEMANTIC_TOKENS = 3  # shorter sentences are not embedded (backchannel, "sure, go ahead")
 MET_SCORE = 0.75  # a score from which the lexical evidence alone shows the behaviour
+# Whose sentences a semantic item reads the meaning of, by its `speaker`. An item either party
+# may voice ("just to confirm, Tuesday at ten") is the rep's behaviour: its meaning is read in
+# the rep's sentences and the other party's count by their words, as triggers do. So a call whose
+# rep is known embeds the rep's half only (rubrics with `speaker: customer` items embed both).
+MEANING_OF = {"rep": "rep", "customer": "customer", "any": "rep"}
 
 
 @dataclass(frozen=True)
@@ -196,7 +203,8 @@ class CallMatches:
 class RubricMatcher:
     """Matches a rubric's phrases against calls. Build once per rubric, reuse for every call.
 
-    `description` says how it matches (e.g. "auto (fuzzy + all-MiniLM-L6-v2)"), for the grade.
+    `description` says how it matches (e.g. "auto (fuzzy + all-MiniLM-L6-v2, 2 layers)"), for the
+    grade.
     """
 
     def __init__(self, rubric: Rubric, normalizer: Normalizer) -> None:
@@ -218,6 +226,13 @@ class RubricMatcher:
                 key = ("item", item.id)
                 self._columns[key] = _extend(phrases, item.phrases)
                 self._modes[key], self._asks[key] = item.match, asks_a_question(item.phrases)
+        # Whose meaning each semantic item reads, once the call's roles are known (MEANING_OF):
+        # only those speakers' sentences are embedded.
+        self._reads: dict[tuple[str, str], str] = {
+            ("item", item.id): MEANING_OF[item.speaker]
+            for item in rubric.items
+            if item.match in ("auto", "semantic")
+        }
         self.index = PhraseIndex(phrases, normalizer)
         self._exact = {
             key: [_exact_chunks(phrases[c], normalizer) for c in cols]
@@ -241,6 +256,15 @@ class RubricMatcher:
                 self.description = "fuzzy (no sentence-embedding model: auto fell back)"
             else:
                 self.description = f"auto (fuzzy + {self.semantic.embedder.name})"
+                fitted = load_calibration().layers
+                if fitted is not None and fitted != self.semantic.embedder.layers:
+                    log.warning(
+                        "the semantic calibration was fitted with %d layers of the model, not "
+                        "%d: re-fit it (tools/calibrate_matching.py) or set semantic_layers = %d",
+                        fitted,
+                        self.semantic.embedder.layers,
+                        fitted,
+                    )
         self.modes = {key: mode for (_, key), mode in self._modes.items()}
 
     def split(self, turns: Sequence[Turn]) -> list[SpokenSentence]:
@@ -251,11 +275,27 @@ class RubricMatcher:
             for s in sentences
         ]
 
-    def match_call(self, turns: Sequence[Turn]) -> CallMatches:
+    def match_call(
+        self, turns: Sequence[Turn], roles: Mapping[str, str] | None = None
+    ) -> CallMatches:
+        """Score every sentence against every item and trigger set.
+
+        `roles` (speaker -> rep | customer): the call's roles. A semantic item then reads the
+        meaning of its own party's sentences only (MEANING_OF), so only those are embedded, and
+        every other sentence keeps its lexical score. Without roles, every sentence's meaning
+        is read: the scores a rep is inferred from (then match again with the roles decided).
+        """
         sentences = self.split(turns)
         scores = self.index.score(sentences)
         texts = [p.text for p in self.index.phrases]
-        meaning = self.semantic_features(sentences, scores)
+        of_role = self._sentences_of_roles(sentences, roles)
+        searched = None
+        if of_role is not None:
+            searched = np.zeros(len(sentences), dtype=bool)
+            for mask in of_role.values():
+                searched |= mask
+        meaning = self.semantic_features(sentences, scores, searched)
+        long = np.array([len(s.tokens) >= MIN_SEMANTIC_TOKENS for s in sentences], dtype=bool)
         result = CallMatches(sentences, {}, {}, {}, {})
         for (kind, key), cols in self._columns.items():
             mode = self._modes[(kind, key)]
@@ -265,7 +305,12 @@ class RubricMatcher:
                 best = self._exact_scores(sentences, self._exact[(kind, key)])
                 method = ["exact"] * len(sentences)
             elif mode in ("auto", "semantic") and meaning is not None and cols:
-                best, phrase, method = _combined(mode, best, phrase, meaning, (kind, key))
+                reads = meaning.embedded
+                if of_role is not None:
+                    reads = reads & of_role[self._reads[(kind, key)]]
+                best, phrase, method = _combined(
+                    mode, best, phrase, meaning, (kind, key), reads, long & ~reads
+                )
             if kind == "item":
                 result.item_scores[key], result.item_phrase[key] = best, phrase
                 result.item_method[key] = method
@@ -273,12 +318,26 @@ class RubricMatcher:
                 result.trigger_scores[key], result.trigger_phrase[key] = best, phrase
         return result
 
+    def _sentences_of_roles(
+        self, sentences: list[SpokenSentence], roles: Mapping[str, str] | None
+    ) -> dict[str, np.ndarray] | None:
+        """For each role whose meaning a semantic item reads, which sentences are that role's;
+        None when the roles are not known yet."""
+        if roles is None:
+            return None
+        role = np.array([roles.get(s.speaker, "customer") for s in sentences], dtype=object)
+        return {wanted: role == wanted for wanted in set(self._reads.values())}
+
     def semantic_features(
-        self, sentences: list[SpokenSentence], lexical: np.ndarray | None = None
+        self,
+        sentences: list[SpokenSentence],
+        lexical: np.ndarray | None = None,
+        searched: np.ndarray | None = None,
     ) -> SemanticFeatures | None:
         """The calibrated models' inputs for every item and trigger set, per sentence; None
-        when nothing here matches semantically. `lexical`: `self.index.score(sentences)`."""
-        cosine, embedded = self._cosine(sentences)
+        when nothing here matches semantically. `lexical`: `self.index.score(sentences)`;
+        `searched`: which sentences to embed (None: every one long enough)."""
+        cosine, embedded = self._cosine(sentences, searched)
         if cosine is None:
             return None
         lexical = self.index.score(sentences) if lexical is None else lexical
@@ -300,9 +359,14 @@ class RubricMatcher:
             embedded=embedded,
         )
 
-    def _cosine(self, sentences: list[SpokenSentence]) -> tuple[np.ndarray | None, np.ndarray]:
-        """(sentences, phrases) cosine of the sentences long enough to embed; which those are."""
+    def _cosine(
+        self, sentences: list[SpokenSentence], searched: np.ndarray | None = None
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """(sentences, phrases) cosine of the sentences long enough to embed (and searched, if
+        given); which those are."""
         embedded = np.array([len(s.tokens) >= MIN_SEMANTIC_TOKENS for s in sentences], dtype=bool)
+        if searched is not None:
+            embedded &= searched
         if self.semantic is None:
             return None, embedded
         cosine = np.zeros((len(sentences), len(self.index.phrases)), dtype=np.float32)
@@ -364,18 +428,26 @@ def _combined(
     fuzzy_phrase: list[str],
     meaning: SemanticFeatures,
     key: tuple[str, str],
+    reads: np.ndarray,
+    by_words: np.ndarray,
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    """An item's score per sentence in `auto` or `semantic` mode, its phrase and its method."""
-    calibration, embedded = load_calibration(), meaning.embedded
+    """An item's score per sentence in `auto` or `semantic` mode, its phrase and its method.
+
+    `reads`: the sentences whose meaning is scored; `by_words`: those scored by their words
+    instead in `semantic` mode (another party's, see MEANING_OF). `auto` scores every sentence
+    it does not read by its words; `semantic` gives the rest (short sentences) nothing.
+    """
+    calibration = load_calibration()
     if mode == "auto":
         # One model weighs the words and the meaning, so a line said nearly word for word counts,
         # a paraphrase can, and "we scheduled the follow-up last week" does not. Evidence says
         # "fuzzy" where the words alone would have shown the behaviour, "semantic" where not.
-        score = np.where(embedded, calibration.auto.score(meaning.columns[key]), fuzzy)
-        lexical = fuzzy >= MET_SCORE
+        score = np.where(reads, calibration.auto.score(meaning.columns[key]), fuzzy)
+        lexical = (fuzzy >= MET_SCORE) | ~reads  # the words decided where no meaning was read
     else:
-        score = np.where(embedded, calibration.semantic.score(meaning.columns[key]), 0.0)
-        lexical = np.zeros(len(score), dtype=bool)
+        semantic = calibration.semantic.score(meaning.columns[key])
+        score = np.where(reads, semantic, np.where(by_words, fuzzy, 0.0))
+        lexical = ~reads & by_words
     score = score.astype(np.float32)
     phrase = [
         f if lex else n

@@ -32,9 +32,9 @@ class RoleDecision:
         return self.source == "inferred"
 
 
-def decide_roles(
-    transcript: Transcript, rubric: Rubric, matches: CallMatches, rep: str | None = None
-) -> RoleDecision:
+def known_roles(transcript: Transcript, rep: str | None = None) -> RoleDecision | None:
+    """The roles when the user, the call's metadata or the transcript says who the rep is (or
+    the call has nobody); None when they must be inferred from what was said."""
     speakers = transcript.speakers
     if not speakers:
         return RoleDecision(None, "none")
@@ -52,6 +52,14 @@ def decide_roles(
     labelled = [t.speaker for t in transcript.turns if t.role == "rep"]
     if labelled:
         return _decision(labelled[0], "transcript", speakers)
+    return None
+
+
+def infer_roles(transcript: Transcript, rubric: Rubric, matches: CallMatches) -> RoleDecision:
+    """The rep is the speaker whose sentences best match the rubric's rep items."""
+    speakers = transcript.speakers
+    if not speakers:
+        return RoleDecision(None, "none")
     evidence = infer_rep_scores(speakers, rubric, matches)
     best = max(speakers, key=lambda s: (evidence[s], _words(transcript, s)))
     return RoleDecision(best, "inferred", _roles(best, speakers), evidence)

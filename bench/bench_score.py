@@ -1,5 +1,9 @@
 """Scoring throughput on 10-minute calls (~150 turns, ~1,500 words) with the default rubric.
 
+Each call names its rep, as a night's calls do (the file name or the manifest says who it is),
+so only the rep's sentences are embedded; `--roles inferred` leaves the rep to be inferred from
+what was said, which embeds every speaker's sentences.
+
 Each call is different: its turns are drawn from the sample calls and one word in ten is
 misspelt at random, as an ASR would, so the matcher's per-token cache cannot make the figure
 look better than a real night's calls. `--match fuzzy` (the default here) runs on one core (BLAS
@@ -53,7 +57,9 @@ def misspell(word: str, rng: random.Random) -> str:
     return word[:i] + word[i + 1 :] if rng.random() < 0.5 else word[:i] + word[i] + word[i:]
 
 
-def make_call(n: int, rep_lines: list[str], customer_lines: list[str], rng: random.Random):
+def make_call(
+    n: int, rep_lines: list[str], customer_lines: list[str], rng: random.Random, named: bool = True
+):
     turns: list[Turn] = []
     words = 0
     for i in range(TURNS):
@@ -66,7 +72,8 @@ def make_call(n: int, rep_lines: list[str], customer_lines: list[str], rng: rand
         words += len(text.split())
         start = SECONDS * i / TURNS
         turns.append(Turn("Rep" if i % 2 == 0 else "Customer", text, start, start + 3.5))
-    return Transcript(call_id=f"bench-{n}", turns=turns, duration=SECONDS), words
+    rep = "Rep" if named else None
+    return Transcript(call_id=f"bench-{n}", turns=turns, rep=rep, duration=SECONDS), words
 
 
 def main() -> None:
@@ -78,6 +85,12 @@ def main() -> None:
         choices=["fuzzy", "auto", "semantic"],
         default="fuzzy",
         help="every item in this mode (auto and semantic embed sentences: wall-clock time)",
+    )
+    parser.add_argument(
+        "--roles",
+        choices=["known", "inferred"],
+        default="known",
+        help="known: each call names its rep (a night's batch); inferred: the rep is inferred",
     )
     parser.add_argument(
         "--no-sentence-cache",
@@ -110,7 +123,8 @@ def main() -> None:
     grader = Grader(rubric)
     setup = time.perf_counter() - started
     rep_lines, customer_lines = sample_lines()
-    calls = [make_call(n, rep_lines, customer_lines, rng) for n in range(args.calls)]
+    named = args.roles == "known"
+    calls = [make_call(n, rep_lines, customer_lines, rng, named) for n in range(args.calls)]
     grader.grade(calls[0][0])  # warm-up: spaCy and numpy first-call costs
 
     times = []
@@ -122,6 +136,7 @@ def main() -> None:
     figures = {
         "match": args.match,
         "sentence_cache": not args.no_sentence_cache,
+        "roles": args.roles,
         "calls": len(calls),
         "turns_per_call": TURNS,
         "words_per_call": round(statistics.mean(w for _, w in calls)),
@@ -142,6 +157,7 @@ def main() -> None:
         f"({TURNS} turns, ~{figures['words_per_call']} words each), default rubric, "
         f"match {args.match}, {where}"
         + ("" if args.match == "fuzzy" or not args.no_sentence_cache else ", no sentence cache")
+        + ("" if named else ", rep inferred")
     )
     goal = 50 if args.match == "fuzzy" else 5
     print(

@@ -85,6 +85,25 @@ def test_workers_grade_in_parallel_with_the_same_result(night, tmp_path):
     assert sorted(serial.graded) == sorted(parallel.graded)
 
 
+def test_each_worker_takes_the_parents_model_settings_and_its_share_of_the_cores(monkeypatch):
+    """Two workers on two cores run the embedding model on one thread each, not two apiece
+    (which made them fight for the cores), and with the model the parent was configured with."""
+    import torch
+
+    from analyzer import batch, semantic
+
+    monkeypatch.setattr(semantic, "_configured", None)
+    monkeypatch.setattr(semantic, "_layers", semantic.LAYERS)
+    monkeypatch.setattr(semantic, "_threads", None)
+    before = torch.get_num_threads()
+    try:
+        batch._start_worker(1, (Path("models/other-minilm"), 4))
+        assert semantic.settings() == (Path("models/other-minilm"), 4)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_new_rubric_version_regrades_from_stored_transcripts(night, tmp_path):
     folder, rubric = night
     db = tmp_path / "calls.db"

@@ -36,6 +36,20 @@ def test_file_in_working_directory_with_paths_relative_to_it(tmp_path, monkeypat
     assert config.transcription.rep_channel == "right"
     assert config.transcription.model_dir == tmp_path / "models"
     assert (config.batch.filename_pattern, config.batch.workers) == ("{rep}-{date}-{id}", 3)
+    assert config.grading.semantic_layers == 2  # the layers the shipped calibration is fitted for
+
+
+def test_semantic_layers_are_read_and_checked(tmp_path):
+    path = tmp_path / "analyzer.toml"
+    path.write_text('[grading]\nsemantic_model = "minilm"\nsemantic_layers = 0\n')
+    grading = load_config(path).grading
+    assert (grading.semantic_model, grading.semantic_layers) == (tmp_path / "minilm", 0)
+    path.write_text("[grading]\nsemantic_layers = -1\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: grading.semantic_layers: Input should be greater than or equal to 0"
+    )
 
 
 def test_every_problem_is_reported_at_once(tmp_path):

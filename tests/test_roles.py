@@ -2,7 +2,7 @@ import pytest
 
 from analyzer.errors import RoleError
 from analyzer.grade import grade_call
-from analyzer.roles import find_speaker
+from analyzer.roles import find_speaker, known_roles
 
 from helpers import GOOD_CALL, make_call
 
@@ -58,3 +58,13 @@ def test_rep_from_participant_titles(mini_rubric):
     ]
     grade = grade_call(call, mini_rubric)
     assert (grade.rep, grade.rep_source) == ("Alex", "metadata")
+
+
+def test_roles_are_known_before_matching_unless_they_must_be_inferred():
+    """Known roles come first: a semantic item then reads only its own party's sentences."""
+    assert known_roles(make_call(GOOD_CALL)) is None
+    named = known_roles(make_call(GOOD_CALL, rep="alex"))
+    assert named is not None and (named.rep, named.source) == ("Alex", "metadata")
+    assert named.roles == {"Sam": "customer", "Alex": "rep", "Dana": "customer"}
+    nobody = known_roles(make_call([]))
+    assert nobody is not None and (nobody.rep, nobody.source) == (None, "none")

@@ -1,7 +1,7 @@
 """Fit the semantic score of `auto` and `semantic` matching, from labelled data.
 
     python tools/calibrate_matching.py [--pairs tests/data/semantic_pairs.csv]
-                                       [--golden samples] [--write]
+                                       [--golden samples] [--layers 2] [--write]
 
 1. Examples. Positives are the label-1 rows of the pairs file (a rubric item of
    rubrics/inside-sales.yaml and a spoken sentence a manager would credit for it: the script said
@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analyzer import match as match_module  # noqa: E402
+from analyzer import semantic  # noqa: E402
 from analyzer.calibration import (  # noqa: E402
     AUTO_FEATURES,
     MET_SCORE,
@@ -53,7 +54,7 @@ from analyzer.score import load_call  # noqa: E402
 from analyzer.settings import TranscribeSettings  # noqa: E402
 from analyzer.transcript import Transcript, Turn  # noqa: E402
 
-MODEL = "all-MiniLM-L6-v2 (float32)"
+MODEL = "all-MiniLM-L6-v2 (float32)"  # with the first --layers transformer layers
 OUT = ROOT / "analyzer" / "data" / "match_calibration.json"
 L2 = 0.1  # ridge penalty on the weights (not the bias): keeps a small data set from overfitting
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
@@ -209,8 +210,15 @@ def main() -> None:
     )
     parser.add_argument("--golden", type=Path, default=ROOT / "samples")
     parser.add_argument("--rubric", type=Path, default=ROOT / "rubrics" / "inside-sales.yaml")
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=semantic.LAYERS,
+        help=f"transformer layers of the model to run (0: all; default {semantic.LAYERS})",
+    )
     parser.add_argument("--write", action="store_true", help=f"store the fit in {OUT.name}")
     args = parser.parse_args()
+    semantic.configure(None, args.layers or None)
 
     rubric = load_rubric(args.rubric)
     graders = {mode: Grader(with_mode(rubric, mode)) for mode in ("fuzzy", *MODES)}
@@ -285,6 +293,7 @@ def main() -> None:
             print(f"{mode:<10}{part:<11}{r['precision']:>10.3f}{r['recall']:>8.3f}{r['f1']:>7.3f}")
     result = {
         "model": MODEL,
+        "layers": matcher.semantic.embedder.layers,
         **{
             mode: {
                 "features": list(model.features),
