@@ -44,10 +44,14 @@ PAST = re.compile(
     r"we did|we had|you had|was|were)\b",
     re.IGNORECASE,
 )
+# A sentence that asks, or puts something forward for the other party to accept: "I could do
+# Tuesday at ten" and "let's pencil in Thursday" ask for a meeting as much as "could you do
+# Tuesday?" does.
 QUESTION = re.compile(
-    r"\?\s*$|^(?:(?:so|and|um|uh|well|okay|ok|hey|hi|right|now|but)[,\s]+)*"
+    r"\?\s*$|^(?:(?:so|and|um|uh|well|okay|ok|hey|hi|right|now|but|then|great|perfect)[,.\s]+)*"
     r"(can|could|would|will|do|does|did|is|are|how|what|when|who|whom|where|which|why|"
-    r"should|shall|may|have|has|any)\b",
+    r"should|shall|may|have|has|any|let's|let\s+us|(?:i|we)\s+(?:could|can)\s+"
+    r"(?:do|meet|book|pencil|set|grab|hop))\b",
     re.IGNORECASE,
 )
 
