@@ -49,6 +49,7 @@ def transcribe_call(
     segments: list[ChannelSegment] = []
     speech = 0.0
     layout: int | None = None  # channels transcribed: 1 (mono or dual mono) or 2
+    spoken: list[tuple[int, float, float]] = []  # (channel, start, end) of every speech region
     for index, chunk in enumerate(iter_audio(path, settings.chunk_seconds)):
         if layout is None:
             layout = 1 if chunk.shape[0] == 1 or is_dual_mono(chunk) else 2
@@ -57,10 +58,11 @@ def transcribe_call(
             samples = chunk[channel]
             regions = speech_regions(samples, settings.vad, offset=offset)
             speech += sum(r.end - r.start for r in regions)
+            spoken.extend((channel, r.start, r.end) for r in regions)
             for seg in recognise_regions(backend, samples, regions, offset):
                 segments.append(ChannelSegment(channel, seg.start, seg.end, seg.text))
     layout = layout or 1
-    turns = merge_turns(segments, speaker_labels(layout, settings.rep_channel))
+    turns = merge_turns(segments, speaker_labels(layout, settings.rep_channel), spoken)
     recognised = sum(s.end - s.start for s in segments)
     return Transcript(
         call_id=path.stem,
@@ -160,15 +162,24 @@ def speaker_labels(layout: int, rep_channel: str) -> list[tuple[str, str]]:
 
 
 def merge_turns(
-    segments: Sequence[ChannelSegment], labels: Sequence[tuple[str, str]]
+    segments: Sequence[ChannelSegment],
+    labels: Sequence[tuple[str, str]],
+    speech: Sequence[tuple[int, float, float]] = (),
 ) -> list[Turn]:
-    """Order segments on the timeline; consecutive segments of one channel become one turn."""
+    """Order segments on the timeline; consecutive segments of one channel become one turn,
+    unless another channel had speech between them (`speech`: (channel, start, end) regions
+    from VAD): a reply the recogniser dropped still ends the turn before it, so no turn spans
+    the other party's words."""
     turns: list[Turn] = []
     for seg in sorted(segments, key=lambda s: (s.start, s.channel)):
         text = seg.text.strip()
         if not text:
             continue
-        if turns and turns[-1].channel == seg.channel:
+        if (
+            turns
+            and turns[-1].channel == seg.channel
+            and not _spoke_between(speech, seg.channel, turns[-1].end or seg.start, seg.start)
+        ):
             last = turns[-1]
             last.text = f"{last.text} {text}"
             last.end = max(last.end or seg.end, seg.end)
@@ -187,6 +198,13 @@ def merge_turns(
     for turn in turns:
         turn.end = round(turn.end, 3) if turn.end is not None else None
     return turns
+
+
+def _spoke_between(
+    speech: Sequence[tuple[int, float, float]], channel: int, after: float, before: float
+) -> bool:
+    """Whether a channel other than `channel` had speech between two moments."""
+    return any(c != channel and start < before and end > after for c, start, end in speech)
 
 
 def transcribe_cached(

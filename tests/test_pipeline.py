@@ -87,6 +87,20 @@ def test_turns_merge_consecutive_segments_of_one_channel():
     ]
 
 
+def test_a_reply_the_recogniser_dropped_still_ends_the_turn_before_it():
+    """The customer spoke (VAD heard it) but nothing was recognised: the rep's two lines are two
+    turns, so neither spans the customer's words."""
+    segments = [
+        ChannelSegment(0, 0.5, 4.7, "Hi, this is Alex."),
+        ChannelSegment(0, 8.9, 11.1, "How are you handling scheduling today?"),
+    ]
+    speech = [(0, 0.4, 4.8), (1, 5.4, 8.4), (0, 8.8, 11.2)]
+    turns = merge_turns(segments, speaker_labels(2, "left"), speech)
+    assert [(t.start, t.end) for t in turns] == [(0.5, 4.7), (8.9, 11.1)]
+    merged = merge_turns(segments, speaker_labels(2, "left"), [(0, 0.4, 4.8), (0, 8.8, 11.2)])
+    assert [(t.start, t.end) for t in merged] == [(0.5, 11.1)]  # a pause alone does not split
+
+
 def test_speaker_labels_follow_the_rep_channel():
     assert speaker_labels(2, "right") == [("Customer", "customer"), ("Rep", "rep")]
     assert speaker_labels(2, "none") == [("Speaker 1", "unknown"), ("Speaker 2", "unknown")]
