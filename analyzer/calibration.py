@@ -45,13 +45,14 @@ PAST = re.compile(
     re.IGNORECASE,
 )
 # A sentence that asks, or puts something forward for the other party to accept: "I could do
-# Tuesday at ten" and "let's pencil in Thursday" ask for a meeting as much as "could you do
-# Tuesday?" does.
+# Tuesday at ten", "I've got openings Thursday at two" and "let's pencil in Thursday" ask for a
+# meeting as much as "could you do Tuesday?" does.
 QUESTION = re.compile(
     r"\?\s*$|^(?:(?:so|and|um|uh|well|okay|ok|hey|hi|right|now|but|then|great|perfect)[,.\s]+)*"
     r"(can|could|would|will|do|does|did|is|are|how|what|when|who|whom|where|which|why|"
     r"should|shall|may|have|has|any|let's|let\s+us|(?:i|we)\s+(?:could|can)\s+"
-    r"(?:do|meet|book|pencil|set|grab|hop))\b",
+    r"(?:do|meet|book|pencil|set|grab|hop)|(?:i|we)(?:'ve|\s+have)(?:\s+got)?\s+"
+    r"(?:openings?|a\s+slot|slots|time|availability)|(?:i'm|i\s+am|we're|we\s+are)\s+free)\b",
     re.IGNORECASE,
 )
 

@@ -44,7 +44,7 @@ PAIRS = ROOT / "tests" / "data" / "semantic_pairs.csv"
 # two of the model's six layers gained precision and lost recall in `semantic` mode: 0.84 and
 # 0.65 with all six layers and the old question cue.)
 AUC_SEMANTIC = 0.82  # reached: 0.84 (fuzzy: 0.55)
-AUTO_PRECISION, AUTO_RECALL = 0.70, 0.50  # reached: 0.75, 0.53 (fuzzy: 0.55, 0.43)
+AUTO_PRECISION, AUTO_RECALL = 0.70, 0.50  # reached: 0.74, 0.50 (fuzzy: 0.55, 0.43)
 SEMANTIC_PRECISION, SEMANTIC_RECALL = 0.85, 0.50  # reached: 0.91, 0.50
 
 
@@ -382,21 +382,22 @@ def test_the_cues_read_the_act() -> None:
             "Perfect. I could do Tuesday at nine thirty",  # an offer asks as much as a question
             "Let's pencil in Thursday",
             "I completely understand",
+            "I've got openings Thursday at 2pm or Friday at 10am.",
         ]
     )
-    assert cues["question"].tolist() == [1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0]
-    assert cues["past"].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    assert cues["negation"].tolist() == [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    assert cues["question"].tolist() == [1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0]
+    assert cues["past"].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert cues["negation"].tolist() == [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     assert asks_a_question(["How does Thursday at two look?"])
     assert not asks_a_question(["This is {name} from {company}"])
     # a recap that starts like a question is not one; a behaviour phrased both ways is not either
     assert not asks_a_question(["What I'm hearing is", "So it sounds like", "Let me recap"])
     assert not asks_a_question(["Best email for you?", "I'll send you an invite"])
     assert asks_a_question(["Who else is involved?", "Anyone else?", "Is it just you"])
-    half = np.full(7, 0.5, dtype=np.float32)
+    half = np.full(8, 0.5, dtype=np.float32)
     columns = feature_columns(half, half, half - 0.2, cues, question_item=True)
-    assert columns["not_a_question"].tolist() == [0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    assert columns["margin"].tolist() == pytest.approx([0.2] * 7)
+    assert columns["not_a_question"].tolist() == [0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    assert columns["margin"].tolist() == pytest.approx([0.2] * 8)
     assert set(columns) == set(AUTO_FEATURES) > set(SEMANTIC_FEATURES)
 
 
