@@ -182,11 +182,14 @@ class Grader:
         turns = transcript.turns
         # Who the rep is comes first: a semantic item reads the meaning of its own party's
         # sentences only. When the call does not say, the rep is inferred from every speaker's
-        # scores, then the call is matched again with the roles (its embeddings are cached).
+        # scores, then those are re-read with the roles (sentences, words and embeddings kept).
         decision = known_roles(transcript, rep)
         if decision is None:
-            decision = infer_roles(transcript, self.rubric, self.matcher.match_call(turns))
-        matches = self.matcher.match_call(turns, decision.roles)
+            everyone = self.matcher.match_call(turns)
+            decision = infer_roles(transcript, self.rubric, everyone)
+            matches = self.matcher.rematch(everyone, decision.roles)
+        else:
+            matches = self.matcher.match_call(turns, decision.roles)
         segmentation = segment_phases(turns, self.rubric, matches, decision.roles, MET_THRESHOLD)
         roles = np.array(
             [decision.roles.get(s.speaker, "customer") for s in matches.sentences], dtype=object

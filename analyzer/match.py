@@ -198,6 +198,8 @@ class CallMatches:
     trigger_scores: dict[str, np.ndarray]
     trigger_phrase: dict[str, list[str]]
     item_method: dict[str, list[str]] = field(default_factory=dict)
+    # the lexical scores (sentences, phrases) these came from, for `RubricMatcher.rematch`
+    lexical: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class RubricMatcher:
@@ -285,8 +287,20 @@ class RubricMatcher:
         every other sentence keeps its lexical score. Without roles, every sentence's meaning
         is read: the scores a rep is inferred from (then match again with the roles decided).
         """
-        sentences = self.split(turns)
-        scores = self.index.score(sentences)
+        return self._match(self.split(turns), roles)
+
+    def rematch(self, matches: CallMatches, roles: Mapping[str, str]) -> CallMatches:
+        """`match_call` again with the roles decided, from the sentences and lexical scores
+        already found (the embeddings come from the embedder's cache)."""
+        return self._match(matches.sentences, roles, matches.lexical)
+
+    def _match(
+        self,
+        sentences: list[SpokenSentence],
+        roles: Mapping[str, str] | None,
+        lexical: np.ndarray | None = None,
+    ) -> CallMatches:
+        scores = self.index.score(sentences) if lexical is None else lexical
         texts = [p.text for p in self.index.phrases]
         of_role = self._sentences_of_roles(sentences, roles)
         searched = None
@@ -296,7 +310,7 @@ class RubricMatcher:
                 searched |= mask
         meaning = self.semantic_features(sentences, scores, searched)
         long = np.array([len(s.tokens) >= MIN_SEMANTIC_TOKENS for s in sentences], dtype=bool)
-        result = CallMatches(sentences, {}, {}, {}, {})
+        result = CallMatches(sentences, {}, {}, {}, {}, lexical=scores)
         for (kind, key), cols in self._columns.items():
             mode = self._modes[(kind, key)]
             best, phrase = _best_of(scores, cols, texts)

@@ -11,7 +11,7 @@ Only the first LAYERS transformer layers run (`grading.semantic_layers`): all-Mi
 manager-graded samples the calibrated score agrees with the managers as well as the full model
 does (README, "Matching modes"). A cut model is a different model: the calibration in
 data/match_calibration.json is fitted with the layer count it names, and a grader built with
-another count says so in its matcher description.
+another count logs a warning to re-fit it.
 
 Nothing here is loaded until a rubric needs it: `import analyzer.semantic` is cheap; torch and
 sentence-transformers load with the first `get_embedder()`.
