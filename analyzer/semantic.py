@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODELS_DIR = Path("models")  # relative to the working folder, as for the Whisper models
 ENV_VAR = "ANALYZER_SEMANTIC_MODEL"
-BATCH_SIZE = 64  # sentences per forward pass
+BATCH_SIZE = 64  # sentences per forward pass, for a model the packed encoder cannot run
 MAX_TOKENS = 64  # word pieces kept per sentence: a spoken sentence rarely has more
 # The model runs in float32. Dynamic int8 quantization was faster but scales each batch's
 # activations together, so a sentence's embedding (and a call's grade) depended on which other
@@ -124,6 +124,9 @@ class Embedder:
         self.model.max_seq_length = min(MAX_TOKENS, self.model.max_seq_length or MAX_TOKENS)
         self.path = path
         self.layers = _keep_layers(self.model, layers, path)
+        from .encoder import packed_encoder
+
+        self._packed = packed_encoder(self.model)  # None: a model it cannot run exactly
         name = path.name if path.name != "model" else MODEL_NAME
         self.name = name if layers is None else f"{name}, {self.layers} layers"
         dimension = getattr(self.model, "get_embedding_dimension", None)
@@ -140,13 +143,7 @@ class Embedder:
             found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
             missing = [t for t in dict.fromkeys(texts) if t not in found]
             if missing:
-                vectors = self.model.encode(
-                    missing,
-                    batch_size=BATCH_SIZE,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                vectors = self._embed(missing)
                 new = {
                     t: np.asarray(v, dtype=np.float32)
                     for t, v in zip(missing, vectors, strict=True)
@@ -156,6 +153,19 @@ class Embedder:
                 self._cache.update(new)
                 found.update(new)
         return np.stack([found[t] for t in texts])
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """The model's embeddings of `texts`, packed without padding when it can be
+        (analyzer.encoder), else by sentence-transformers in padded batches."""
+        if self._packed is not None:
+            return self._packed.encode(texts)
+        return self.model.encode(
+            texts,
+            batch_size=BATCH_SIZE,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
 
 
 def get_embedder() -> Embedder:

