@@ -5,78 +5,88 @@ run from a few word pieces to 64, so on the bench's 10-minute call the model com
 positions for 1,145 real word pieces: a third of its matrix products were padding. Here the
 sentences are sorted by length and laid end to end. The dense layers, where nearly all the time
 goes, run once over every real word piece in one large matrix product each (query, key and value
-in one). Attention runs per group of sentences of one length, which need no mask. The embeddings
-are those sentence-transformers gives, to float rounding (tests/test_semantic.py checks it).
+in one). Attention runs per group of sentences of one length, which need no mask.
 
-Only a BERT-style encoder with mean pooling runs this way (all-MiniLM-L6-v2 and its kind):
-`packed_encoder` returns None for any other model, and the caller keeps sentence-transformers'
-own `encode`.
+The model is read straight from its sentence-transformers folder (config.json, model.safetensors,
+tokenizer.json and the pooling module's config) with torch, safetensors and tokenizers alone:
+importing sentence-transformers and transformers costs about 8 s of CPU per process, paid by
+every batch worker and every `analyzer score`. The embeddings are those sentence-transformers
+gives, to float rounding (tests/test_encoder.py checks it).
+
+Only a BERT encoder with mean pooling and no prompt runs this way (all-MiniLM-L6-v2 and its
+kind): `load_packed_encoder` returns None for any other folder, and the caller loads it with
+sentence-transformers instead.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .errors import ModelError
+
 TOKENS_PER_PASS = 8192  # word pieces per forward pass: bounds memory for a long list of texts
+ACTIVATIONS = {"gelu": F.gelu, "relu": F.relu}  # config.json's hidden_act values it can run
 
 
 @dataclass(frozen=True)
 class _Layer:
-    """One transformer layer's weights, query, key and value stacked into one matrix."""
+    """One transformer layer's weights; query, key and value stacked into one matrix."""
 
-    qkv_weight: torch.Tensor
-    qkv_bias: torch.Tensor
-    attention_out: Any  # Linear
-    attention_norm: Any  # LayerNorm
-    intermediate: Any  # Linear
-    activation: Any
-    output: Any  # Linear
-    output_norm: Any  # LayerNorm
+    qkv: tuple[torch.Tensor, torch.Tensor]
+    attention_out: tuple[torch.Tensor, torch.Tensor]
+    attention_norm: tuple[torch.Tensor, torch.Tensor]
+    intermediate: tuple[torch.Tensor, torch.Tensor]
+    output: tuple[torch.Tensor, torch.Tensor]
+    output_norm: tuple[torch.Tensor, torch.Tensor]
 
 
 class PackedEncoder:
-    """Mean-pooled, unit-length sentence embeddings from a sentence-transformers BERT model."""
+    """Mean-pooled, unit-length sentence embeddings from a BERT's weights and tokenizer."""
 
-    def __init__(self, model: Any) -> None:
-        bert = model[0].auto_model
-        self.model = model
-        self.embeddings = bert.embeddings
-        self.heads = int(bert.config.num_attention_heads)
-        self.width = int(bert.config.hidden_size)
-        self.layers = [
-            _Layer(
-                qkv_weight=torch.cat([a.query.weight, a.key.weight, a.value.weight]).detach(),
-                qkv_bias=torch.cat([a.query.bias, a.key.bias, a.value.bias]).detach(),
-                attention_out=layer.attention.output.dense,
-                attention_norm=layer.attention.output.LayerNorm,
-                intermediate=layer.intermediate.dense,
-                activation=layer.intermediate.intermediate_act_fn,
-                output=layer.output.dense,
-                output_norm=layer.output.LayerNorm,
-            )
-            for layer in bert.encoder.layer
-            for a in [layer.attention.self]
-        ]
-        self.device = self.embeddings.word_embeddings.weight.device
+    def __init__(
+        self,
+        weights: dict[str, torch.Tensor],
+        config: dict[str, Any],
+        tokenizer: Any,  # a tokenizers.Tokenizer
+        max_tokens: int,
+        layers: int | None = None,
+        lowercase: bool = False,
+        device: str = "cpu",
+    ) -> None:
+        self.heads = int(config["num_attention_heads"])
+        self.width = int(config["hidden_size"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        self.activation = ACTIVATIONS[config.get("hidden_act", "gelu")]
+        self.lowercase = lowercase
+        self.tokenizer = tokenizer
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=max_tokens)
+        w = {
+            name: tensor.to(device=device, dtype=torch.float32) for name, tensor in weights.items()
+        }
+        self.device = device
+        self.word = w["embeddings.word_embeddings.weight"]
+        self.position = w["embeddings.position_embeddings.weight"]
+        self.token_type = w["embeddings.token_type_embeddings.weight"]
+        self.embedding_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        total = int(config["num_hidden_layers"])
+        self.layers = [_layer(w, f"encoder.layer.{n}.") for n in range(layers or total)]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(texts, width) float32 embeddings of unit length, in the order given."""
-        features = self.model.preprocess(list(texts))  # the model's own tokenizing and truncation
-        mask = features["attention_mask"].bool()
-        lengths = mask.sum(dim=1).tolist()
-        ids = [row[keep] for row, keep in zip(features["input_ids"], mask, strict=True)]
-        types = features.get("token_type_ids")
-        types = (
-            [row[keep] for row, keep in zip(types, mask, strict=True)]
-            if types is not None
-            else [torch.zeros_like(row) for row in ids]
-        )
+        texts = [t.lower() for t in texts] if self.lowercase else list(texts)
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = [e.ids for e in encodings]
+        types = [e.type_ids for e in encodings]
+        lengths = [len(row) for row in ids]
         order = sorted(range(len(ids)), key=lambda i: lengths[i])
         out = np.zeros((len(ids), self.width), dtype=np.float32)
         for chunk in _chunks(order, lengths):
@@ -85,17 +95,17 @@ class PackedEncoder:
         return out
 
     @torch.inference_mode()
-    def _forward(self, ids: list[torch.Tensor], types: list[torch.Tensor]) -> torch.Tensor:
+    def _forward(self, ids: list[list[int]], types: list[list[int]]) -> torch.Tensor:
         """Embeddings of sentences sorted by length, laid end to end."""
         groups = _groups([len(row) for row in ids])  # (start, length, count) of equal lengths
-        flat = torch.cat(ids).to(self.device)
-        positions = torch.cat([torch.arange(len(row)) for row in ids]).to(self.device)
-        e = self.embeddings
-        h = e.word_embeddings(flat) + e.position_embeddings(positions)
-        h = e.LayerNorm(h + e.token_type_embeddings(torch.cat(types).to(self.device)))
+        flat = torch.tensor([i for row in ids for i in row], device=self.device)
+        positions = torch.tensor([p for row in ids for p in range(len(row))], device=self.device)
+        kinds = torch.tensor([t for row in types for t in row], device=self.device)
+        h = self.word[flat] + self.position[positions] + self.token_type[kinds]
+        h = F.layer_norm(h, (self.width,), *self.embedding_norm, eps=self.eps)
         per_head = self.width // self.heads
         for layer in self.layers:
-            qkv = F.linear(h, layer.qkv_weight, layer.qkv_bias)
+            qkv = F.linear(h, *layer.qkv)
             context = torch.empty_like(h)
             for start, length, count in groups:
                 end = start + length * count
@@ -106,8 +116,9 @@ class PackedEncoder:
                 )
                 attended = F.scaled_dot_product_attention(q, k, v)
                 context[start:end] = attended.transpose(1, 2).reshape(-1, self.width)
-            h = layer.attention_norm(layer.attention_out(context) + h)
-            h = layer.output_norm(layer.output(layer.activation(layer.intermediate(h))) + h)
+            h = self._norm(F.linear(context, *layer.attention_out) + h, layer.attention_norm)
+            inner = self.activation(F.linear(h, *layer.intermediate))
+            h = self._norm(F.linear(inner, *layer.output) + h, layer.output_norm)
         pooled = torch.cat(
             [
                 h[start : start + length * count].view(count, length, -1).mean(dim=1)
@@ -116,28 +127,93 @@ class PackedEncoder:
         )
         return F.normalize(pooled, dim=1)
 
+    def _norm(self, x: torch.Tensor, weights: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return F.layer_norm(x, (self.width,), *weights, eps=self.eps)
 
-def packed_encoder(model: Any) -> PackedEncoder | None:
-    """A PackedEncoder for a sentence-transformers model it can run exactly, else None."""
-    modules = list(model)
-    if not modules or not 2 <= len(modules) <= 3:
+
+def load_packed_encoder(
+    path: Path, layers: int | None, max_tokens: int, device: str = "cpu"
+) -> PackedEncoder | None:
+    """The sentence-transformers folder at `path` as a PackedEncoder running its first `layers`
+    layers (None: all), or None when it is not a BERT with mean pooling this runs exactly.
+    Raises ModelError when such a folder cannot be read or has fewer layers than asked."""
+    plan = _read_plan(path)
+    if plan is None:
         return None
-    bert = getattr(modules[0], "auto_model", None)
-    config = getattr(bert, "config", None)
-    pooling = modules[1]
+    config, lowercase, sbert_max = plan
+    total = int(config["num_hidden_layers"])
+    if layers is not None and not 1 <= layers <= total:
+        raise ModelError(f"{path}: semantic_layers is {layers}, but the model has {total} layers")
+    try:
+        from safetensors.torch import load_file
+        from tokenizers import Tokenizer
+
+        weights = load_file(str(path / "model.safetensors"))
+        weights = {name.removeprefix("bert."): tensor for name, tensor in weights.items()}
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        limit = min(max_tokens, sbert_max or max_tokens, int(config["max_position_embeddings"]))
+        return PackedEncoder(weights, config, tokenizer, limit, layers, lowercase, device)
+    except Exception as e:  # a broken file raises anything from OSError to KeyError
+        raise ModelError(f"{path}: cannot load the sentence-embedding model: {e}") from e
+
+
+def _read_plan(path: Path) -> tuple[dict[str, Any], bool, int | None] | None:
+    """(config.json, lowercase the input, sentence-transformers' max_seq_length) when the folder
+    is one module list this runs exactly: a BERT at the root, mean pooling, maybe Normalize."""
+    try:
+        modules = json.loads((path / "modules.json").read_text())
+        config = json.loads((path / "config.json").read_text())
+        sbert = _json_or_empty(path / "sentence_bert_config.json")
+        st_config = _json_or_empty(path / "config_sentence_transformers.json")
+        tokenizer_config = _json_or_empty(path / "tokenizer_config.json")
+        tokenizer_json = json.loads((path / "tokenizer.json").read_text())
+    except (OSError, ValueError):
+        return None
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return None
+    if modules[0].get("path", "") != "" or not (path / "model.safetensors").is_file():
+        return None
+    pooling = _json_or_empty(path / modules[1].get("path", "") / "config.json")
+    modes_on = [k for k, v in pooling.items() if k.startswith("pooling_mode_") and v is True]
+    mean = pooling.get("pooling_mode") == "mean" or modes_on == ["pooling_mode_mean_tokens"]
+    normalizer = tokenizer_json.get("normalizer") or {}
     if (
-        config is None
-        or getattr(config, "is_decoder", False)
-        or getattr(config, "position_embedding_type", "absolute") not in (None, "absolute")
-        or getattr(pooling, "pooling_mode", None) != "mean"
-        or (len(modules) == 3 and type(modules[2]).__name__ != "Normalize")
-        or getattr(getattr(model, "tokenizer", None), "padding_side", "right") != "right"
+        not mean
+        or config.get("model_type") != "bert"
+        or config.get("hidden_act", "gelu") not in ACTIVATIONS
+        or config.get("position_embedding_type", "absolute") != "absolute"
+        or st_config.get("default_prompt_name")
+        or normalizer.get("type") != "BertNormalizer"
+        # transformers rebuilds the normaliser when tokenizer_config.json says otherwise
+        or tokenizer_config.get("do_lower_case", normalizer.get("lowercase"))
+        != normalizer.get("lowercase")
+        or tokenizer_config.get("strip_accents") != normalizer.get("strip_accents")
     ):
         return None
-    try:
-        return PackedEncoder(model)
-    except AttributeError:  # not laid out as BERT is (embeddings, encoder.layer[...].attention)
-        return None
+    return config, bool(sbert.get("do_lower_case", False)), sbert.get("max_seq_length")
+
+
+def _json_or_empty(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _layer(w: dict[str, torch.Tensor], prefix: str) -> _Layer:
+    def pair(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return w[f"{prefix}{name}.weight"], w[f"{prefix}{name}.bias"]
+
+    a = "attention.self."
+    return _Layer(
+        qkv=(
+            torch.cat([w[f"{prefix}{a}{n}.weight"] for n in ("query", "key", "value")]),
+            torch.cat([w[f"{prefix}{a}{n}.bias"] for n in ("query", "key", "value")]),
+        ),
+        attention_out=pair("attention.output.dense"),
+        attention_norm=pair("attention.output.LayerNorm"),
+        intermediate=pair("intermediate.dense"),
+        output=pair("output.dense"),
+        output_norm=pair("output.LayerNorm"),
+    )
 
 
 def _chunks(order: list[int], lengths: list[int]) -> list[list[int]]:

@@ -54,6 +54,7 @@ MET_SCORE = 0.75  # a score from which the lexical evidence alone shows the beha
 # the rep's sentences and the other party's count by their words, as triggers do. So a call whose
 # rep is known embeds the rep's half only (rubrics with `speaker: customer` items embed both).
 MEANING_OF = {"rep": "rep", "customer": "customer", "any": "rep"}
+METHODS = ("fuzzy", "semantic")  # what decided a sentence's score in `auto` and `semantic` mode
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,36 @@ class SpokenSentence:
     tokens: tuple[str, ...]
 
 
+class Choices(Sequence[str]):
+    """Per sentence, one of a few strings (the phrase that matched, the method that decided),
+    kept as an index and made a string when read: a call has a few hundred sentences for every
+    item, and only the evidence a grade shows is ever read."""
+
+    __slots__ = ("index", "options")
+
+    def __init__(self, options: Sequence[str], index: np.ndarray) -> None:
+        self.options = options
+        self.index = index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return [self.options[i] for i in self.index[k]]
+        return self.options[self.index[k]]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Choices({list(self)!r})"
+
+
 @dataclass
 class CallMatches:
     """Every sentence of a call scored against every item's phrases and every phase's triggers.
@@ -194,10 +225,10 @@ class CallMatches:
 
     sentences: list[SpokenSentence]
     item_scores: dict[str, np.ndarray]
-    item_phrase: dict[str, list[str]]
+    item_phrase: dict[str, Sequence[str]]
     trigger_scores: dict[str, np.ndarray]
-    trigger_phrase: dict[str, list[str]]
-    item_method: dict[str, list[str]] = field(default_factory=dict)
+    trigger_phrase: dict[str, Sequence[str]]
+    item_method: dict[str, Sequence[str]] = field(default_factory=dict)
     # the lexical scores (sentences, phrases) these came from, for `RubricMatcher.rematch`
     lexical: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -404,7 +435,7 @@ class SemanticFeatures:
     """What the semantic score of every item and trigger set is computed from, for one call."""
 
     columns: dict[tuple[str, str], dict[str, np.ndarray]]  # (kind, id) -> feature -> per sentence
-    phrase: dict[tuple[str, str], list[str]]  # (kind, id) -> the nearest phrase per sentence
+    phrase: dict[tuple[str, str], Choices]  # (kind, id) -> the nearest phrase per sentence
     embedded: np.ndarray  # whether each sentence was long enough to embed
 
 
@@ -413,7 +444,7 @@ class Nearest:
     """One item's (or phase's triggers') semantic neighbourhood, per sentence of a call."""
 
     cosine: np.ndarray  # best cosine with the item's phrases
-    phrase: list[str]  # the phrase that gave it
+    phrase: Choices  # the phrase that gave it
     others: np.ndarray  # best cosine with any other item's or trigger's phrases
 
 
@@ -439,12 +470,12 @@ def _nearest(
 def _combined(
     mode: str,
     fuzzy: np.ndarray,
-    fuzzy_phrase: list[str],
+    fuzzy_phrase: Choices,
     meaning: SemanticFeatures,
     key: tuple[str, str],
     reads: np.ndarray,
     by_words: np.ndarray,
-) -> tuple[np.ndarray, list[str], list[str]]:
+) -> tuple[np.ndarray, Choices, Choices]:
     """An item's score per sentence in `auto` or `semantic` mode, its phrase and its method.
 
     `reads`: the sentences whose meaning is scored; `by_words`: those scored by their words
@@ -463,11 +494,9 @@ def _combined(
         score = np.where(reads, semantic, np.where(by_words, fuzzy, 0.0))
         lexical = ~reads & by_words
     score = score.astype(np.float32)
-    phrase = [
-        f if lex else n
-        for f, n, lex in zip(fuzzy_phrase, meaning.phrase[key], lexical, strict=True)
-    ]
-    method = ["fuzzy" if lex else "semantic" for lex in lexical]
+    nearest = meaning.phrase[key]  # both index the matcher's phrase texts
+    phrase = Choices(fuzzy_phrase.options, np.where(lexical, fuzzy_phrase.index, nearest.index))
+    method = Choices(METHODS, (~lexical).astype(np.int8))
     return score, phrase, method
 
 
@@ -496,10 +525,12 @@ def _extend(phrases: list[str], new: Sequence[str]) -> list[int]:
     return list(range(start, len(phrases)))
 
 
-def _best_of(scores: np.ndarray, cols: list[int], texts: list[str]) -> tuple[np.ndarray, list[str]]:
+def _best_of(scores: np.ndarray, cols: list[int], texts: list[str]) -> tuple[np.ndarray, Choices]:
+    """Per sentence (row): the best score among `cols` and the phrase (of `texts`) it came from."""
+    rows = scores.shape[0]
     if not cols:
-        return np.zeros(scores.shape[0], dtype=np.float32), [""] * scores.shape[0]
+        return np.zeros(rows, dtype=np.float32), Choices([""], np.zeros(rows, dtype=np.int64))
     block = scores[:, cols]
     arg = block.argmax(axis=1)
-    best = block[np.arange(block.shape[0]), arg]
-    return best, [texts[cols[a]] for a in arg]
+    best = block[np.arange(rows), arg]
+    return best, Choices(texts, np.asarray(cols, dtype=np.int64)[arg])

@@ -104,34 +104,33 @@ def resolve_model_path() -> Path:
 
 
 class Embedder:
-    """A sentence-transformers model on the CPU (or the GPU when one is there)."""
+    """A sentence-embedding model on the CPU (or the GPU when one is there): run by the packed
+    encoder (analyzer.encoder) when it can be, else by sentence-transformers."""
 
     def __init__(self, path: Path, layers: int | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: never ask the hub
         try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
+            from .encoder import load_packed_encoder
+        except ImportError as e:  # torch, safetensors or tokenizers missing
             raise ModelError(
-                "semantic matching needs sentence-transformers: pip install 'analyzer[semantic]'"
+                f"semantic matching needs the semantic extra ({e}): "
+                "pip install 'analyzer[semantic]'"
             ) from e
-        try:
-            self.model: Any = SentenceTransformer(
-                str(path), device=_device(), local_files_only=True
-            )
-        except Exception as e:  # a broken folder raises anything from OSError to KeyError
-            raise ModelError(f"{path}: cannot load the sentence-embedding model: {e}") from e
-        set_threads(_threads)
-        self.model.max_seq_length = min(MAX_TOKENS, self.model.max_seq_length or MAX_TOKENS)
-        self.path = path
-        self.layers = _keep_layers(self.model, layers, path)
-        from .encoder import packed_encoder
 
-        self._packed = packed_encoder(self.model)  # None: a model it cannot run exactly
+        self.path = path
+        self.model: Any = None  # the SentenceTransformer, for a model the packed encoder can't run
+        self._packed = load_packed_encoder(path, layers, MAX_TOKENS, _device())
+        if self._packed is not None:
+            self.layers = len(self._packed.layers)
+            self.dimensions = self._packed.width
+        else:
+            self.model = _load_sentence_transformer(path)
+            self.layers = _keep_layers(self.model, layers, path)
+            dimension = getattr(self.model, "get_embedding_dimension", None)
+            dimension = dimension or self.model.get_sentence_embedding_dimension
+            self.dimensions = int(dimension() or 0)
+        set_threads(_threads)
         name = path.name if path.name != "model" else MODEL_NAME
         self.name = name if layers is None else f"{name}, {self.layers} layers"
-        dimension = getattr(self.model, "get_embedding_dimension", None)
-        dimension = dimension or self.model.get_sentence_embedding_dimension
-        self.dimensions = int(dimension() or 0)
         self._lock = threading.Lock()  # one forward pass at a time per model
         self._cache: dict[str, np.ndarray] = {}
 
@@ -176,6 +175,22 @@ def get_embedder() -> Embedder:
         if embedder is None:
             embedder = _embedders[key] = Embedder(*key)
     return embedder
+
+
+def _load_sentence_transformer(path: Path) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: never ask the hub
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        raise ModelError(
+            "semantic matching needs sentence-transformers: pip install 'analyzer[semantic]'"
+        ) from e
+    try:
+        model = SentenceTransformer(str(path), device=_device(), local_files_only=True)
+    except Exception as e:  # a broken folder raises anything from OSError to KeyError
+        raise ModelError(f"{path}: cannot load the sentence-embedding model: {e}") from e
+    model.max_seq_length = min(MAX_TOKENS, model.max_seq_length or MAX_TOKENS)
+    return model
 
 
 def _keep_layers(model: Any, layers: int | None, path: Path) -> int:
