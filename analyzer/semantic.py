@@ -13,8 +13,12 @@ does (README, "Matching modes"). A cut model is a different model: the calibrati
 data/match_calibration.json is fitted with the layer count it names, and a grader built with
 another count logs a warning to re-fit it.
 
+A BERT folder with mean pooling (all-MiniLM-L6-v2 and its kind) runs in the packed encoder
+(analyzer.encoder): a call's sentences end to end with no padding, read from the folder's files
+without importing sentence-transformers. Any other folder runs in sentence-transformers.
+
 Nothing here is loaded until a rubric needs it: `import analyzer.semantic` is cheap; torch and
-sentence-transformers load with the first `get_embedder()`.
+the model load with the first `get_embedder()`.
 """
 
 from __future__ import annotations
