@@ -25,8 +25,16 @@ from . import semantic
 from .audio import content_hash
 from .config import Config
 from .discover import CallSource, discover_calls, is_audio
-from .errors import AnalyzerError, BatchBusyError, InputError, ModelError, StoreError
+from .errors import (
+    AnalyzerError,
+    BatchBusyError,
+    InputError,
+    LearnedFileError,
+    ModelError,
+    StoreError,
+)
 from .grade import Grade, Grader
+from .learn import load_learned
 from .rubric import Rubric, default_rubric_path, load_rubric
 from .score import load_call
 from .settings import TranscribeSettings
@@ -35,7 +43,7 @@ from .transcript import Transcript
 
 log = logging.getLogger("analyzer.batch")
 
-FLAGS_TO_REVIEW = ("below_pass_mark", "critical_missed", "low_confidence")
+FLAGS_TO_REVIEW = ("below_pass_mark", "critical_missed", "forbidden_said", "low_confidence")
 MEMORY_PER_TRANSCRIBER = 1.5 * 1024**3  # bytes a transcribing worker may use (model + audio)
 
 
@@ -92,6 +100,11 @@ def run_batch(
 ) -> BatchReport:
     """Grade every call under `paths` not yet graded, storing each as it completes."""
     started = time.perf_counter()
+    learned = config.grading.learned
+    if learned is not None:  # checked before anything is stored: it must fit the default rubric
+        load_learned(
+            learned, load_rubric(rubric_path or config.grading.rubric or default_rubric_path())
+        )
     with Store.open(db_path) as store, hold_lock(db_path):
         stale = store.mark_stale_runs()
         if stale:
@@ -118,6 +131,7 @@ def _run(
     progress: Progress | None,
 ) -> None:
     rubrics = _Rubrics(rubric_path or config.grading.rubric or default_rubric_path(), config)
+    configure_learned(config.grading.learned, rubrics.default)
     sources, problems = discover_calls(paths, config.batch.manifest, config.batch.filename_pattern)
     for problem in problems:
         _fail(store, report, problem.path, problem.reason)
@@ -181,7 +195,9 @@ def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) ->
         return
     threads = max(1, (os.cpu_count() or 1) // workers)  # the embedding model's, per worker
     with ProcessPoolExecutor(
-        max_workers=workers, initializer=_start_worker, initargs=(threads, semantic.settings())
+        max_workers=workers,
+        initializer=_start_worker,
+        initargs=(threads, semantic.settings(), _learned),
     ) as pool:
         pending: set[Future[CallDone]] = set()
         queue = iter(jobs)
@@ -198,16 +214,30 @@ def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) ->
                     pending.add(pool.submit(grade_job, next_job, settings))
 
 
-def _start_worker(threads: int, model: tuple[Path | None, int | None]) -> None:
-    """Each worker: the parent's embedding model settings (whatever the start method), and its
-    share of the cores for the model, so that workers x threads = cores."""
+def _start_worker(
+    threads: int,
+    model: tuple[Path | None, int | None],
+    learned: tuple[Path, Path] | None = None,
+) -> None:
+    """Each worker: the parent's embedding model settings and learned file (whatever the start
+    method), and its share of the cores for the model, so that workers x threads = cores."""
     semantic.configure(*model)
     semantic.set_threads(threads)
+    if learned is not None:
+        configure_learned(*learned)
 
 
 # Per process (the parent's re-grades, each worker's calls), keyed by the rubric file as it is
 # now: an edited rubric gets a new Grader.
 _graders: dict[tuple[Path, int, int], Grader] = {}
+_learned: tuple[Path, Path] | None = None  # (learned file, the rubric file it is for)
+
+
+def configure_learned(path: Path | None, rubric_path: Path) -> None:
+    """Grade the rubric at `rubric_path` with the learned file at `path` (None: zero-shot)."""
+    global _learned
+    _learned = (Path(path), Path(rubric_path)) if path is not None else None
+    _graders.clear()
 
 
 def grader_for(path: Path, rubric: Rubric | None = None) -> Grader:
@@ -215,7 +245,11 @@ def grader_for(path: Path, rubric: Rubric | None = None) -> Grader:
     stat = path.stat()
     key = (path, stat.st_mtime_ns, stat.st_size)
     if key not in _graders:
-        _graders[key] = Grader(rubric or load_rubric(path))
+        rubric = rubric or load_rubric(path)
+        learned = None
+        if _learned is not None and _learned[1] == path:
+            learned = load_learned(_learned[0], rubric)
+        _graders[key] = Grader(rubric, learned)
     return _graders[key]
 
 
@@ -226,8 +260,8 @@ def grade_job(job: CallJob, settings: TranscribeSettings) -> CallDone:
         transcript.call_id = job.call_id
         grader = grader_for(job.rubric_path)
         return CallDone(job, transcript, grader.grade(transcript))
-    except ModelError:
-        raise  # not the call's fault: the whole run stops with the model message
+    except (ModelError, LearnedFileError):
+        raise  # not the call's fault: the whole run stops with the model's message
     except (AnalyzerError, OSError) as e:
         return CallDone(job, error=_reason(e))
     except Exception as e:  # a bug must not stop the night: record it against the call

@@ -75,11 +75,15 @@ class Logistic:
     def score(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         """The probability on the grader's scale, piecewise linear: 0 -> 0,
         threshold - NEAR_BAND -> NEAR_SCORE, threshold -> MET_SCORE, 1 -> 1."""
-        p = self.probability(columns)
-        t = self.threshold
-        near = max(t - NEAR_BAND, 1e-6)
-        score = np.interp(p, [0.0, near, t, 1.0], [0.0, NEAR_SCORE, MET_SCORE, 1.0])
-        return score.astype(np.float32)
+        return to_grader_scale(self.probability(columns), self.threshold)
+
+
+def to_grader_scale(p: np.ndarray, threshold: float) -> np.ndarray:
+    """A probability on the grader's scale, piecewise linear: 0 -> 0, threshold - NEAR_BAND ->
+    NEAR_SCORE, threshold -> MET_SCORE, 1 -> 1 (for the zero-shot and the learned models)."""
+    near = max(threshold - NEAR_BAND, 1e-6)
+    score = np.interp(p, [0.0, near, threshold, 1.0], [0.0, NEAR_SCORE, MET_SCORE, 1.0])
+    return score.astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,37 @@ def _load(rubric_path: Path | None) -> Rubric:
     return load_rubric(rubric_path if rubric_path is not None else default_rubric_path())
 
 
+_config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Settings file (default: ./analyzer.toml if present).",
+)
+_db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    help="The calls database (default: from analyzer.toml, else calls.db).",
+)
+
+
+_learned_option = click.option(
+    "--learned",
+    "learned_path",
+    type=click.Path(path_type=Path),
+    help="Grade with item models from `analyzer learn` (default: [grading] learned, else "
+    "zero-shot).",
+)
+
+
+def _learned(path: Path | None, rubric: Rubric, config: Config | None = None):  # type: ignore[no-untyped-def]
+    """The learned file given, else the configured one, loaded for `rubric`; else None."""
+    from .learn import load_learned
+
+    path = path if path is not None else (config.grading.learned if config else None)
+    return load_learned(path, rubric) if path is not None else None
+
+
 _TRANSCRIPTION_OPTIONS = [
     click.option(
         "--backend",
@@ -112,9 +143,15 @@ def _settings(options: dict, base: TranscribeSettings | None = None) -> Transcri
     show_default=True,
     help="table for a person, json: one grade per line.",
 )
+@_learned_option
 @transcription_options
 def score(
-    paths: tuple[Path, ...], rubric_path: Path | None, rep: str | None, fmt: str, **options
+    paths: tuple[Path, ...],
+    rubric_path: Path | None,
+    rep: str | None,
+    fmt: str,
+    learned_path: Path | None,
+    **options,
 ) -> None:
     """Grade calls (transcripts or recordings, files or folders) and print each grade with its
     evidence. Recordings are transcribed first."""
@@ -122,13 +159,14 @@ def score(
     from .score import score_files
 
     rubric = _load(rubric_path)
+    learned = _learned(learned_path, rubric, _config(None))
     settings = _settings(options)
     write = get_writer(fmt)
     files = find_calls(paths)
     if not files:
         raise click.ClickException(f"no calls found in {', '.join(map(str, paths))}")
     grades, failures = [], []
-    for outcome in score_files(files, Grader(rubric), rep, settings):
+    for outcome in score_files(files, Grader(rubric, learned), rep, settings):
         if outcome.grade is not None:
             grades.append(outcome.grade)
             click.echo(write(outcome.grade), nl=fmt == "json")
@@ -164,15 +202,91 @@ def score(
     show_default=True,
     help="How many of the calls that disagree most to show.",
 )
-def evaluate(golden: Path, rubric_path: Path | None, fmt: str, top: int) -> None:
+@_learned_option
+@click.option(
+    "--cross-validate",
+    "folds",
+    type=click.IntRange(min=2),
+    help="Learn on K-1 folds of the calls, grade the held-out fold, for each of K folds.",
+)
+def evaluate(
+    golden: Path,
+    rubric_path: Path | None,
+    fmt: str,
+    top: int,
+    learned_path: Path | None,
+    folds: int | None,
+) -> None:
     """Compare the suggested grades with a manager's on a golden set: a folder of calls and
-    labels.csv (call_id,item_id,status[,note]). Prints per-item precision, recall and F1,
-    Cohen's kappa, the grade's error and bias, and the calls that disagree most."""
+    labels.csv (call_id,item_id,status[,note]), and evidence.csv (call_id,item_id,turn) if
+    there is one. Prints per-item precision, recall and F1, Cohen's kappa, the grade's error
+    and bias, evidence precision, and the calls that disagree most."""
     from .evaluate import WRITERS
     from .evaluate import evaluate as run_evaluation
 
-    result = run_evaluation(golden, _load(rubric_path), top=top)
+    if folds and learned_path is not None:
+        raise click.UsageError("give --learned or --cross-validate, not both")
+    rubric = _load(rubric_path)
+    learned = None if folds else _learned(learned_path, rubric, _config(None))
+    result = run_evaluation(golden, rubric, top=top, learned=learned, cross_validate=folds or 0)
     click.echo(WRITERS[fmt](result), nl=fmt == "json")
+
+
+@main.command()
+@click.argument("golden", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    help="Learn from the calls managers confirmed in this database instead of golden sets.",
+)
+@click.option(
+    "--rubric",
+    "rubric_path",
+    type=click.Path(path_type=Path),
+    help="Rubric YAML (default: rubrics/inside-sales.yaml).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="The learned file to write."
+)
+@_config_option
+def learn(
+    golden: tuple[Path, ...],
+    db_path: Path | None,
+    rubric_path: Path | None,
+    out: Path,
+    config_path: Path | None,
+) -> None:
+    """Learn item models from labelled calls: golden sets (folders of calls, labels.csv and
+    evidence.csv if any), or with --db the calls managers confirmed on the review page. Grade
+    with them by --learned FILE (score, batch, evaluate) or [grading] learned in analyzer.toml."""
+    from .learn import examples_from_golden, examples_from_store, learn, save_learned
+
+    if bool(golden) == (db_path is not None):
+        raise click.UsageError("give golden set folders or --db, not both and not neither")
+    _config(config_path)
+    rubric = _load(rubric_path)
+    if db_path is not None:
+        if not db_path.exists():
+            raise click.ClickException(f"{db_path}: no such database")
+        examples, source = examples_from_store(db_path, rubric), str(db_path)
+    else:
+        examples, source = examples_from_golden(golden, rubric), ", ".join(map(str, golden))
+    learned = learn(examples, rubric, source=source)
+    save_learned(learned, out)
+    click.echo(
+        f"Learned from {learned.calls} calls of {source} for rubric {rubric.rubric} "
+        f"v{rubric.version}: {learned.description}; wrote {out}"
+    )
+    width = max(len(s.id) for s in learned.summary)
+    for s in learned.summary:
+        what = "learned  " if s.learned else "zero-shot"
+        detail = (
+            f"{s.done} done, {s.not_done} not, {s.marked} marked sentences"
+            if s.learned
+            else s.reason
+        )
+        click.echo(f"  {s.id:<{width}}  {what}  {detail}")
 
 
 def _summary(grades: list, failures: list, to_stderr: bool) -> None:
@@ -249,20 +363,6 @@ def _db(option: Path | None, config: Config) -> Path:
     return option if option is not None else config.store.database
 
 
-_config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="Settings file (default: ./analyzer.toml if present).",
-)
-_db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path),
-    help="The calls database (default: from analyzer.toml, else calls.db).",
-)
-
-
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_db_option
@@ -281,6 +381,7 @@ _db_option = click.option(
 )
 @click.option("--quiet", is_flag=True, help="No progress: only failures and the summary.")
 @click.option("--log", "log_path", type=click.Path(path_type=Path), help="Also log to this file.")
+@_learned_option
 @transcription_options
 def batch(
     paths: tuple[Path, ...],
@@ -291,14 +392,21 @@ def batch(
     since,
     quiet: bool,
     log_path: Path | None,
+    learned_path: Path | None,
     **options,
 ) -> None:
     """Grade every new call under the folders and store the suggested grades (resumable)."""
     from .batch import run_batch
 
     config = _config(config_path)
+    grading = config.grading
+    if learned_path is not None:
+        grading = grading.model_copy(update={"learned": learned_path})
     config = config.model_copy(
-        update={"transcription": _settings(options, base=config.transcription)}
+        update={
+            "transcription": _settings(options, base=config.transcription),
+            "grading": grading,
+        }
     )
     db = _db(db_path, config)
     interactive = sys.stderr.isatty() and not quiet

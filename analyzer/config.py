@@ -51,6 +51,8 @@ class GradingConfig(_Section):
     semantic_model: Path | None = None  # sentence-transformers folder (None: models/, package)
     # transformer layers of that model to run (0: all); the shipped calibration is fitted with 2
     semantic_layers: int = Field(default=2, ge=0)
+    # item models from `analyzer learn` for the default rubric (None: zero-shot grading)
+    learned: Path | None = None
 
 
 class BatchConfig(_Section):
@@ -130,6 +132,7 @@ def _relative_to(config: Config, base: Path) -> Config:
                 rubrics={k: fix(v) for k, v in config.grading.rubrics.items()},
                 semantic_model=fix(config.grading.semantic_model),
                 semantic_layers=config.grading.semantic_layers,
+                learned=fix(config.grading.learned),
             ),
             "transcription": t.model_copy(
                 update={"model_dir": fix(t.model_dir), "cache_dir": fix(t.cache_dir)}

@@ -140,33 +140,49 @@ def load_packed_encoder(
     plan = _read_plan(path)
     if plan is None:
         return None
-    config, lowercase, sbert_max = plan
-    total = int(config["num_hidden_layers"])
-    if layers is not None and not 1 <= layers <= total:
-        raise ModelError(f"{path}: semantic_layers is {layers}, but the model has {total} layers")
+    config = plan.config
+    check_layer_count(path, layers, int(config["num_hidden_layers"]))
     try:
         from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
         weights = load_file(str(path / "model.safetensors"))
         weights = {name.removeprefix("bert."): tensor for name, tensor in weights.items()}
-        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        limit = min(max_tokens, sbert_max or max_tokens, int(config["max_position_embeddings"]))
-        return PackedEncoder(weights, config, tokenizer, limit, layers, lowercase, device)
+        tokenizer = Tokenizer.from_str(plan.tokenizer)
+        most = plan.max_seq_length or max_tokens
+        limit = min(max_tokens, most, int(config["max_position_embeddings"]))
+        return PackedEncoder(weights, config, tokenizer, limit, layers, plan.lowercase, device)
     except Exception as e:  # a broken file raises anything from OSError to KeyError
         raise ModelError(f"{path}: cannot load the sentence-embedding model: {e}") from e
 
 
-def _read_plan(path: Path) -> tuple[dict[str, Any], bool, int | None] | None:
-    """(config.json, lowercase the input, sentence-transformers' max_seq_length) when the folder
-    is one module list this runs exactly: a BERT at the root, mean pooling, maybe Normalize."""
+def check_layer_count(path: Path, layers: int | None, total: int) -> None:
+    """Raise ModelError unless `layers` (None: all) is a count the model at `path` has."""
+    if layers is not None and not 1 <= layers <= total:
+        raise ModelError(f"{path}: semantic_layers is {layers}, but the model has {total} layers")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a folder the packed encoder can run says about how to run it."""
+
+    config: dict[str, Any]  # config.json
+    lowercase: bool  # sentence-transformers lowercases the input first
+    max_seq_length: int | None  # sentence-transformers' cut, in word pieces
+    tokenizer: str  # tokenizer.json, read once for the checks and the tokenizer
+
+
+def _read_plan(path: Path) -> _Plan | None:
+    """How to run the folder, when it is one module list this runs exactly: a BERT at the
+    root, mean pooling, maybe Normalize; else None."""
     try:
         modules = json.loads((path / "modules.json").read_text())
         config = json.loads((path / "config.json").read_text())
         sbert = _json_or_empty(path / "sentence_bert_config.json")
         st_config = _json_or_empty(path / "config_sentence_transformers.json")
         tokenizer_config = _json_or_empty(path / "tokenizer_config.json")
-        tokenizer_json = json.loads((path / "tokenizer.json").read_text())
+        tokenizer_text = (path / "tokenizer.json").read_text()
+        tokenizer_json = json.loads(tokenizer_text)
     except (OSError, ValueError):
         return None
     kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
@@ -191,7 +207,9 @@ def _read_plan(path: Path) -> tuple[dict[str, Any], bool, int | None] | None:
         or tokenizer_config.get("strip_accents") != normalizer.get("strip_accents")
     ):
         return None
-    return config, bool(sbert.get("do_lower_case", False)), sbert.get("max_seq_length")
+    return _Plan(
+        config, bool(sbert.get("do_lower_case", False)), sbert.get("max_seq_length"), tokenizer_text
+    )
 
 
 def _json_or_empty(path: Path) -> dict[str, Any]:

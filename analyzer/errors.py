@@ -110,3 +110,8 @@ class ExportError(AnalyzerError):
 
 class CalibrationError(AnalyzerError):
     """No confirmed grades to compare with (none yet, or none in the dates asked), a bad date."""
+
+
+class LearnedFileError(InputError):
+    """A learned file (`analyzer learn`) that cannot be used: missing, corrupt, for another
+    rubric, version or model, or from a newer version of the tool."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,14 +31,17 @@ from typing import Any
 
 from .discover import call_stem, find_calls
 from .errors import AnalyzerError, GoldenSetError, InputError, ModelError
+from .learn import Example, Learned
 from .rubric import ITEM_STATUSES, Rubric
 from .settings import TranscribeSettings
+from .transcript import Transcript
 
 LABELS_FILE = "labels.csv"
 LABEL_COLUMNS = ("call_id", "item_id", "status")  # required, in any order
 OPTIONAL_COLUMNS = ("note",)
 POSITIVE = frozenset({"met", "partial"})  # the item was done (at least in part)
 DEFAULT_TOP = 5
+FOLD_SEED = 0  # cross-validation folds: a fixed shuffle, the same on every run
 
 Pair = tuple[str, str]  # (suggested status, manager's status)
 
@@ -316,6 +320,64 @@ def read_labels(path: Path, rubric: Rubric, calls: Collection[str]) -> dict[str,
     return labels
 
 
+EVIDENCE_FILE = "evidence.csv"
+EVIDENCE_COLUMNS = ("call_id", "item_id", "turn")  # required; `text` optional
+
+
+def read_evidence(
+    path: Path, rubric: Rubric, labels: Mapping[str, Mapping[str, Label]]
+) -> dict[str, dict[str, tuple[int, ...]]]:
+    """call id -> item id -> the turns a person marked as doing the item, from `evidence.csv`
+    (`call_id,item_id,turn[,text]`; turn: the index in the transcript's turns). An absent file
+    gives {}. Every problem (an unlabelled call, an unknown item, a turn that is not a
+    non-negative whole number) is raised together in one GoldenSetError."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(path, f"cannot read the evidence file ({e})") from e
+    problems: list[str] = []
+    reader = csv.DictReader(text.splitlines(keepends=True))
+    header = [c.strip().lower() for c in reader.fieldnames or []]
+    missing = [c for c in EVIDENCE_COLUMNS if c not in header]
+    if missing:
+        raise GoldenSetError(
+            path,
+            [
+                f"{path}: header: missing column(s) {', '.join(missing)} "
+                f"(expected {','.join(EVIDENCE_COLUMNS)}[,text])"
+            ],
+        )
+    reader.fieldnames = header
+    known = {item.id for item in rubric.items}
+    found: dict[str, dict[str, set[int]]] = {}
+    try:
+        for row in reader:
+            line = reader.line_num
+            call_id = (row.get("call_id") or "").strip()
+            item_id = (row.get("item_id") or "").strip()
+            turn = (row.get("turn") or "").strip()
+            if call_id not in labels:
+                problems.append(f"{path} line {line}: call {call_id!r} is not in labels.csv")
+                continue
+            if item_id not in known:
+                problems.append(
+                    f"{path} line {line}: unknown item {item_id!r} "
+                    f"(not in rubric {_rubric_name(rubric)})"
+                )
+                continue
+            if not turn.isdigit():
+                problems.append(f"{path} line {line}: turn {turn!r} is not a turn number")
+                continue
+            found.setdefault(call_id, {}).setdefault(item_id, set()).add(int(turn))
+    except csv.Error as e:
+        problems.append(f"{path} line {reader.line_num}: not valid CSV ({e})")
+    if problems:
+        raise GoldenSetError(path, problems)
+    return {c: {i: tuple(sorted(t)) for i, t in items.items()} for c, items in found.items()}
+
+
 def _rubric_name(rubric: Rubric) -> str:
     return f"{rubric.rubric} v{rubric.version}"
 
@@ -398,6 +460,17 @@ class Evaluation:
     pairs: list[Pair]  # every (suggested, manager) status pair
     ignored: list[str] = field(default_factory=list)  # calls in the folder with no labels
     top: int = DEFAULT_TOP
+    # Evidence precision, when the golden set marks turns (evidence.csv): of the items the tool
+    # credited (a forbidden item: found said) that a person marked turns for, how many show
+    # one of those turns as their first evidence.
+    evidence_checked: int | None = None
+    evidence_right: int = 0
+    folds: int = 0  # cross-validated: each call graded by a model learned on the other folds
+    learned: str = ""  # what graded: the learned file, or how the folds were learned
+
+    @property
+    def evidence_precision(self) -> float | None:
+        return self.evidence_right / self.evidence_checked if self.evidence_checked else None
 
     @property
     def counts(self) -> Counts:
@@ -461,6 +534,13 @@ class Evaluation:
                 "pass_agreed": self.pass_agreed,
                 "calls": len(self.calls),
             },
+            "evidence": {
+                "precision": _round(self.evidence_precision),
+                "checked": self.evidence_checked,
+                "right": self.evidence_right,
+            },
+            "cross_validation_folds": self.folds,
+            "learned": self.learned,
             "items": [i.to_dict() for i in self.items],
             "most_disagreeing": [c.to_dict() for c in self.most_disagreeing()],
             "per_call": [c.to_dict() for c in self.calls],
@@ -484,10 +564,14 @@ def compare(
     labels_path: str = "",
     ignored: Sequence[str] = (),
     top: int = DEFAULT_TOP,
+    evidence: Mapping[str, Mapping[str, Sequence[int]]] | None = None,
 ) -> Evaluation:
     """Compare suggested grades (call id -> grade dict, the grade contract) with the manager's
-    labels (call id -> item id -> Label, every rubric item present)."""
+    labels (call id -> item id -> Label, every rubric item present) and, when given, the turns
+    a person marked (call id -> item id -> turns: `read_evidence`)."""
     from .review import recompute_grade  # the rubric's rules for a person's statuses
+
+    checked, right = evidence_hits(suggested, labels, rubric, evidence) if evidence else (0, 0)
 
     pairs_by_item: dict[str, list[Pair]] = {item.id: [] for item in rubric.items}
     calls: list[CallComparison] = []
@@ -534,7 +618,127 @@ def compare(
         pairs=[pair for item in rubric.items for pair in pairs_by_item[item.id]],
         ignored=list(ignored),
         top=top,
+        evidence_checked=checked if evidence else None,
+        evidence_right=right,
     )
+
+
+def evidence_hits(
+    suggested: Mapping[str, dict[str, Any]],
+    labels: Mapping[str, Mapping[str, Label]],
+    rubric: Rubric,
+    evidence: Mapping[str, Mapping[str, Sequence[int]]],
+) -> tuple[int, int]:
+    """(items checked, items right) for evidence precision: every item the tool credited (for
+    a forbidden item: found said) where a person marked turns, right when the first evidence
+    the tool shows is one of those turns."""
+    forbidden = {item.id for item in rubric.items if item.forbidden}
+    checked = right = 0
+    for call_id in labels:
+        marked = evidence.get(call_id, {})
+        for phase in suggested[call_id]["phases"]:
+            for item in phase["items"]:
+                turns = marked.get(item["id"])
+                if not turns:
+                    continue
+                if item["id"] in forbidden:
+                    credited = item["status"] == "missed" and bool(item["evidence"])
+                else:
+                    credited = item["status"] in POSITIVE
+                if not credited or not item["evidence"]:
+                    continue
+                checked += 1
+                right += item["evidence"][0]["turn"] in turns
+    return checked, right
+
+
+def cross_validation_folds(call_ids: Sequence[str], k: int) -> list[tuple[list[str], list[str]]]:
+    """(train, test) call ids for each of `k` folds: every call is in exactly one test fold
+    and never in the train set beside it. The split is a fixed shuffle of the sorted ids, so
+    a re-run gives the same folds."""
+    if k < 2:
+        raise ValueError("cross-validation needs at least 2 folds")
+    ids = sorted(call_ids)
+    if len(ids) < k:
+        raise ValueError(f"{len(ids)} labelled calls cannot make {k} folds")
+    random.Random(FOLD_SEED).shuffle(ids)
+    tests = [sorted(ids[j::k]) for j in range(k)]
+    return [(sorted(set(ids) - set(test)), test) for test in tests]
+
+
+def golden_examples(
+    golden: Path,
+    rubric: Rubric,
+    *,
+    settings: TranscribeSettings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[Example]:
+    """The labelled calls of a golden set as learning reads them: transcript, statuses and
+    the turns marked in evidence.csv (when there is one)."""
+    golden_set = read_golden(golden, rubric, settings=settings, progress=progress)
+    return golden_set.examples()
+
+
+@dataclass
+class GoldenSet:
+    """A golden set read and checked: its labelled calls' transcripts, labels and evidence."""
+
+    golden: Path
+    files: dict[str, Path]
+    labels: dict[str, dict[str, Label]]
+    evidence: dict[str, dict[str, tuple[int, ...]]]
+    transcripts: dict[str, Transcript]
+
+    @property
+    def has_evidence(self) -> bool:
+        return (self.golden / EVIDENCE_FILE).is_file()
+
+    def examples(self, call_ids: Collection[str] | None = None) -> list[Example]:
+        return [
+            Example(
+                call_id,
+                self.transcripts[call_id],
+                {item_id: label.status for item_id, label in self.labels[call_id].items()},
+                dict(self.evidence.get(call_id, {})),
+            )
+            for call_id in sorted(self.labels)
+            if call_ids is None or call_id in call_ids
+        ]
+
+
+def read_golden(
+    golden: Path,
+    rubric: Rubric,
+    *,
+    settings: TranscribeSettings | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> GoldenSet:
+    """Read a golden set whole: labels and evidence checked (every problem at once), then each
+    labelled call read (or transcribed); calls that cannot be read are reported together."""
+    from .score import load_call  # reading recordings loads PyAV and Whisper
+
+    golden = Path(golden)
+    files = find_golden_calls(golden)
+    labels = read_labels(golden / LABELS_FILE, rubric, files.keys())
+    evidence = read_evidence(golden / EVIDENCE_FILE, rubric, labels)
+    settings = settings or TranscribeSettings()
+    transcripts: dict[str, Transcript] = {}
+    failures: list[str] = []
+    for call_id in sorted(labels):
+        path = files[call_id]
+        if progress:
+            progress(call_id)
+        try:
+            transcripts[call_id] = load_call(path, settings)
+        except ModelError:
+            raise
+        except InputError as e:
+            failures.append(str(e))
+        except AnalyzerError as e:
+            failures.append(f"{path}: {e}")
+    if failures:
+        raise GoldenSetError(golden, failures)
+    return GoldenSet(golden, files, labels, evidence, transcripts)
 
 
 def find_golden_calls(golden: Path) -> dict[str, Path]:
@@ -564,43 +768,54 @@ def evaluate(
     top: int = DEFAULT_TOP,
     settings: TranscribeSettings | None = None,
     progress: Callable[[str], None] | None = None,
+    learned: Learned | None = None,
+    cross_validate: int = 0,
 ) -> Evaluation:
     """Read the golden set, check its labels (every problem at once), grade each labelled call
-    and compare. Calls in the folder without labels are ignored (listed in the result)."""
-    from .grade import Grader  # the engine loads spaCy: only when there is something to grade
-    from .score import load_call
+    and compare. Calls in the folder without labels are ignored (listed in the result).
 
-    golden = Path(golden)
-    files = find_golden_calls(golden)
-    labels_path = golden / LABELS_FILE
-    labels = read_labels(labels_path, rubric, files.keys())
-    grader = Grader(rubric)
-    settings = settings or TranscribeSettings()
+    `learned`: grade with these item models. `cross_validate` K (>= 2): learn on K-1 folds of
+    the labelled calls and grade the held-out fold, for each fold; every call is graded once,
+    by models that never saw it, and the report covers them all."""
+    from .grade import Grader  # the engine loads spaCy: only when there is something to grade
+    from .learn import learn
+
+    golden_set = read_golden(golden, rubric, settings=settings, progress=progress)
     suggested: dict[str, dict[str, Any]] = {}
-    failures: list[str] = []
-    for call_id in sorted(labels):
-        path = files[call_id]
-        if progress:
-            progress(call_id)
+    how = learned.path if learned is not None else ""
+    if cross_validate:
         try:
-            suggested[call_id] = grader.grade(load_call(path, settings)).to_dict()
-        except ModelError:
-            raise
-        except InputError as e:
-            failures.append(str(e))
-        except AnalyzerError as e:
-            failures.append(f"{path}: {e}")
-    if failures:
-        raise GoldenSetError(golden, failures)
-    return compare(
+            folds = cross_validation_folds(list(golden_set.labels), cross_validate)
+        except ValueError as e:
+            raise GoldenSetError(golden, [f"{golden}: --cross-validate {cross_validate}: {e}"])
+        counts = []
+        for train, test in folds:
+            fold_model = learn(golden_set.examples(train), rubric, source=str(golden))
+            counts.append(len(fold_model.items))
+            grader = Grader(rubric, fold_model)
+            for call_id in test:
+                suggested[call_id] = grader.grade(golden_set.transcripts[call_id]).to_dict()
+        how = (
+            f"{cross_validate}-fold cross-validation: {min(counts)}-{max(counts)} of "
+            f"{len(rubric.items)} items learned per fold"
+        )
+    else:
+        grader = Grader(rubric, learned)
+        for call_id in sorted(golden_set.labels):
+            suggested[call_id] = grader.grade(golden_set.transcripts[call_id]).to_dict()
+    evaluation = compare(
         suggested,
-        labels,
+        golden_set.labels,
         rubric,
         golden=str(golden),
-        labels_path=str(labels_path),
-        ignored=[c for c in files if c not in labels],
+        labels_path=str(golden / LABELS_FILE),
+        ignored=[c for c in golden_set.files if c not in golden_set.labels],
         top=top,
+        evidence=golden_set.evidence if golden_set.has_evidence else None,
     )
+    evaluation.folds = cross_validate
+    evaluation.learned = how
+    return evaluation
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -653,6 +868,13 @@ def evaluation_table(ev: Evaluation) -> str:
         f"(suggested minus manager: {_leaning(ev.bias)})",
         f"Pass/fail: the same on {ev.pass_agreed} of {len(ev.calls)} calls",
     ]
+    if ev.evidence_checked is not None:
+        lines.append(
+            f"Evidence precision: {_fmt(ev.evidence_precision)} ({ev.evidence_right} of "
+            f"{ev.evidence_checked} credited items show a marked turn first)"
+        )
+    if ev.learned:
+        lines.append(f"Learned: {ev.learned}")
     top = ev.most_disagreeing()
     if top:
         lines += ["", f"Calls that disagree most (top {len(top)}):"]

@@ -5,6 +5,8 @@ grade JSONs it points to. The confirmed grade, when there is one, is the grade t
 decides pass/fail, the items missed, the weak moments and the comments; otherwise the suggested
 grade does. Each row carries the export flags that fired under the rules of `[export]` in
 analyzer.toml (`config.ExportConfig`); `flagged_only` keeps the rows with at least one.
+`forbidden_said` fires when the grade that counts has a forbidden item missed (its line was
+said), and the row's `forbidden_said` column quotes what was said for each.
 
 Writers are a small registry (`get_exporter("csv" | "jsonl" | "xlsx")`), each writing whole rows
 to a binary stream. `write_atomic` writes to a temporary file in the target's folder and moves it
@@ -53,6 +55,8 @@ class ExportRow:
     status: str  # unreviewed | disputed | confirmed
     flags: list[str] = field(default_factory=list)  # the export flags that fired
     missed_items: list[str] = field(default_factory=list)  # phase/item_id
+    # the forbidden items among them, whose line was said: phase/item_id: "the sentence said"
+    forbidden_said: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)  # the manager's, then open disputes
     weak_moments: list[str] = field(default_factory=list)  # mm:ss where missed items show, in order
 
@@ -181,6 +185,7 @@ def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> E
     grade = confirmed_grade if confirmed_grade is not None else suggested_grade
     passed = counts.get("passed")
     missed: list[str] = []
+    said: list[str] = []
     moments: set[float] = set()
     critical_missed = False
     for phase in counts.get("phases", []):
@@ -190,6 +195,8 @@ def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> E
                 continue
             missed.append(f"{phase['id']}/{item['id']}")
             critical_missed = critical_missed or bool(item.get("critical"))
+            if item.get("forbidden"):
+                said.append(_forbidden_said(phase["id"], item))
             moment = _weak_moment(item, span)
             if moment is not None:
                 moments.add(moment)
@@ -200,6 +207,9 @@ def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> E
         flags.append("below_pass_mark")
     if rules.critical_missed and critical_missed:
         flags.append("critical_missed")
+    # On unless `[export] forbidden_said = false` (a rule config.ExportConfig may not have yet).
+    if getattr(rules, "forbidden_said", True) and said:
+        flags.append("forbidden_said")
     if rules.phase_below_percent is not None:
         for phase in counts.get("phases", []):
             weight = float(phase.get("weight") or 0)
@@ -232,9 +242,20 @@ def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> E
         status=status,
         flags=flags,
         missed_items=missed,
+        forbidden_said=said,
         comments=comments,
         weak_moments=_clocks(moments),
     )
+
+
+def _forbidden_said(phase_id: str, item: dict[str, Any]) -> str:
+    """`phase/item: "what the rep said"` for a forbidden item whose line was said (the first
+    sentence of its evidence; the id alone when a manager marked it said without one)."""
+    name = f"{phase_id}/{item['id']}"
+    for evidence in item.get("evidence") or []:
+        if isinstance(evidence, dict) and evidence.get("text"):
+            return f'{name}: "{" ".join(str(evidence["text"]).split())}"'
+    return name
 
 
 def _weak_moment(item: dict[str, Any], span: dict[str, Any]) -> float | None:

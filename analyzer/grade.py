@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .errors import ModelError
+from .learn import Learned, SentenceInputs, check_model
 from .match import CallMatches, RubricMatcher, SpokenSentence
 from .phases import Segmentation, Span, TriggerHit, segment_phases
 from .roles import RoleDecision, infer_roles, known_roles
@@ -32,6 +34,7 @@ TOO_SHORT_TURNS = 4  # ...and so are calls with fewer turns
 FLAGS = (
     "below_pass_mark",
     "critical_missed",
+    "forbidden_said",
     "low_confidence",
     "roles_inferred",
     "too_short",
@@ -174,22 +177,62 @@ class Grade:
 class Grader:
     """Grades calls against one rubric. Build once, grade many calls."""
 
-    def __init__(self, rubric: Rubric) -> None:
+    def __init__(self, rubric: Rubric, learned: Learned | None = None) -> None:
+        """`learned`: item models from `analyzer learn` (load_learned), which score their items
+        in place of the zero-shot calibration."""
         self.rubric = rubric
-        self.matcher = RubricMatcher(rubric, get_normalizer())
+        self.learned = learned
+        self.matcher = RubricMatcher(rubric, get_normalizer(), learned)
+        if learned is not None:
+            if self.matcher.semantic is None:
+                raise ModelError(
+                    f"{learned.path}: grading with a learned file needs the sentence-embedding "
+                    "model (the semantic extra)"
+                )
+            check_model(learned, self.matcher.semantic.embedder.name)
+            self.matcher.description += f"; {learned.description}"
 
-    def grade(self, transcript: Transcript, rep: str | None = None) -> Grade:
-        turns = transcript.turns
+    def _roles_and_matches(
+        self, transcript: Transcript, rep: str | None
+    ) -> tuple[RoleDecision, CallMatches]:
         # Who the rep is comes first: a semantic item reads the meaning of its own party's
         # sentences only. When the call does not say, the rep is inferred from every speaker's
         # scores, then those are re-read with the roles (sentences, words and embeddings kept).
         decision = known_roles(transcript, rep)
         if decision is None:
-            everyone = self.matcher.match_call(turns)
+            everyone = self.matcher.match_call(transcript.turns)
             decision = infer_roles(transcript, self.rubric, everyone)
-            matches = self.matcher.rematch(everyone, decision.roles)
-        else:
-            matches = self.matcher.match_call(turns, decision.roles)
+            return decision, self.matcher.rematch(everyone, decision.roles)
+        return decision, self.matcher.match_call(transcript.turns, decision.roles)
+
+    def sentence_inputs(
+        self,
+        transcript: Transcript,
+        rep: str | None = None,
+        roles: dict[str, str] | None = None,
+    ) -> SentenceInputs:
+        """What learning reads of a call: its sentences' turns, roles, embeddings and each
+        item's zero-shot features (the roles decided as grading decides them, unless given)."""
+        if roles is None:
+            roles = self._roles_and_matches(transcript, rep)[0].roles
+        sentences = self.matcher.split(transcript.turns)
+        role = np.array([roles.get(s.speaker, "customer") for s in sentences], dtype=object)
+        meaning = self.matcher.semantic_features(sentences)
+        if meaning is None or meaning.vectors is None:
+            raise ModelError("learning needs the sentence-embedding model (the semantic extra)")
+        return SentenceInputs(
+            turns=np.array([s.turn for s in sentences], dtype=np.int64),
+            roles=role,
+            embedded=meaning.embedded,
+            vectors=meaning.vectors,
+            columns={
+                key: columns for (kind, key), columns in meaning.columns.items() if kind == "item"
+            },
+        )
+
+    def grade(self, transcript: Transcript, rep: str | None = None) -> Grade:
+        turns = transcript.turns
+        decision, matches = self._roles_and_matches(transcript, rep)
         segmentation = segment_phases(turns, self.rubric, matches, decision.roles, MET_THRESHOLD)
         roles = np.array(
             [decision.roles.get(s.speaker, "customer") for s in matches.sentences], dtype=object
@@ -236,9 +279,11 @@ class Grader:
         )
 
 
-def grade_call(transcript: Transcript, rubric: Rubric, rep: str | None = None) -> Grade:
+def grade_call(
+    transcript: Transcript, rubric: Rubric, rep: str | None = None, learned: Learned | None = None
+) -> Grade:
     """Grade one call (for many calls, build a `Grader` once and reuse it)."""
-    return Grader(rubric).grade(transcript, rep)
+    return Grader(rubric, learned).grade(transcript, rep)
 
 
 def _grade_item(
@@ -365,11 +410,15 @@ def _assemble(
     earned = sum(p.earned for p in scored)
     grade = round(100.0 * earned / weight, 1) if weight and has_speech else 0.0
     critical_missed = any(i.critical and i.status == "missed" for p in scored for i in p.items)
+    # A forbidden item is "missed" exactly when its line was said: worth a look whatever the total.
+    forbidden_said = any(i.forbidden and i.status == "missed" for p in scored for i in p.items)
     flags = set()
     if grade < rubric.pass_mark:
         flags.add("below_pass_mark")
     if critical_missed:
         flags.add("critical_missed")
+    if forbidden_said:
+        flags.add("forbidden_said")
     if _uncertain_outcome(scored, grade, weight, rubric.pass_mark):
         flags.add("low_confidence")
     if decision.inferred:

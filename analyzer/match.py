@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -54,7 +55,9 @@ MET_SCORE = 0.75  # a score from which the lexical evidence alone shows the beha
 # the rep's sentences and the other party's count by their words, as triggers do. So a call whose
 # rep is known embeds the rep's half only (rubrics with `speaker: customer` items embed both).
 MEANING_OF = {"rep": "rep", "customer": "customer", "any": "rep"}
-METHODS = ("fuzzy", "semantic")  # what decided a sentence's score in `auto` and `semantic` mode
+# What decided a sentence's score in `auto` and `semantic` mode: the words, the zero-shot
+# meaning, or a model learned from confirmed calls (analyzer.learn).
+METHODS = ("fuzzy", "semantic", "learned")
 
 
 @dataclass(frozen=True)
@@ -240,10 +243,16 @@ class RubricMatcher:
     grade.
     """
 
-    def __init__(self, rubric: Rubric, normalizer: Normalizer) -> None:
+    def __init__(
+        self, rubric: Rubric, normalizer: Normalizer, learned: LearnedItems | None = None
+    ) -> None:
         self.normalizer = normalizer
+        # Items with a model learned from confirmed calls (analyzer.learn): it scores their
+        # sentences in place of the zero-shot calibration.
+        self.learned = learned
         phrases: list[str] = []
-        self._columns: dict[tuple[str, str], list[int]] = {}
+        self._columns: dict[tuple[str, str], list[int]] = {}  # lexical: the phrases
+        texts: dict[tuple[str, str], str] = {}  # an item's own text, a query for its meaning
         self._modes: dict[tuple[str, str], str] = {}
         self._asks: dict[tuple[str, str], bool] = {}
         # Triggers decide whether an optional phase applies at all, and a phase applied wrongly
@@ -259,6 +268,7 @@ class RubricMatcher:
                 key = ("item", item.id)
                 self._columns[key] = _extend(phrases, item.phrases)
                 self._modes[key], self._asks[key] = item.match, asks_a_question(item.phrases)
+                texts[key] = item.text
         # Whose meaning each semantic item reads, once the call's roles are known (MEANING_OF):
         # only those speakers' sentences are embedded.
         self._reads: dict[tuple[str, str], str] = {
@@ -267,6 +277,14 @@ class RubricMatcher:
             if item.match in ("auto", "semantic")
         }
         self.index = PhraseIndex(phrases, normalizer)
+        # What an item's meaning is read against: its phrases and its own text ("Asks what the
+        # other person needs most"), which says the behaviour when two phrases cannot. The
+        # queries are the phrases followed by the texts, so a phrase has one index in both.
+        self.queries = list(phrases)
+        self._query_columns = {
+            key: cols + ([_extend(self.queries, [texts[key]])[0]] if key in texts else [])
+            for key, cols in self._columns.items()
+        }
         self._exact = {
             key: [_exact_chunks(phrases[c], normalizer) for c in cols]
             for key, cols in self._columns.items()
@@ -279,7 +297,7 @@ class RubricMatcher:
             from .semantic import PhraseEmbeddings, get_embedder
 
             try:
-                self.semantic = PhraseEmbeddings(phrases, get_embedder())
+                self.semantic = PhraseEmbeddings(self.queries, get_embedder())
             except ModelError as e:
                 explicit = sorted(k for (kind, k), m in self._modes.items() if m == "semantic")
                 if explicit:
@@ -332,7 +350,7 @@ class RubricMatcher:
         lexical: np.ndarray | None = None,
     ) -> CallMatches:
         scores = self.index.score(sentences) if lexical is None else lexical
-        texts = [p.text for p in self.index.phrases]
+        texts = self.queries  # the phrases first: a lexical match indexes them as well
         of_role = self._sentences_of_roles(sentences, roles)
         searched = None
         if of_role is not None:
@@ -340,7 +358,7 @@ class RubricMatcher:
             for mask in of_role.values():
                 searched |= mask
         meaning = self.semantic_features(sentences, scores, searched)
-        long = np.array([len(s.tokens) >= MIN_SEMANTIC_TOKENS for s in sentences], dtype=bool)
+        long = _long_enough(sentences)
         result = CallMatches(sentences, {}, {}, {}, {}, lexical=scores)
         for (kind, key), cols in self._columns.items():
             mode = self._modes[(kind, key)]
@@ -356,6 +374,9 @@ class RubricMatcher:
                 best, phrase, method = _combined(
                     mode, best, phrase, meaning, (kind, key), reads, long & ~reads
                 )
+                learned = self.learned.get((kind, key)) if self.learned is not None else None
+                if learned is not None:
+                    best, method = _learned(learned, best, method, meaning, (kind, key), reads)
             if kind == "item":
                 result.item_scores[key], result.item_phrase[key] = best, phrase
                 result.item_method[key] = method
@@ -382,17 +403,16 @@ class RubricMatcher:
         """The calibrated models' inputs for every item and trigger set, per sentence; None
         when nothing here matches semantically. `lexical`: `self.index.score(sentences)`;
         `searched`: which sentences to embed (None: every one long enough)."""
-        cosine, embedded = self._cosine(sentences, searched)
+        cosine, embedded, vectors = self._cosine(sentences, searched)
         if cosine is None:
             return None
         lexical = self.index.score(sentences) if lexical is None else lexical
-        texts = [p.text for p in self.index.phrases]
-        nearest = _nearest(cosine, self._columns, texts)
+        nearest = _nearest(cosine, self._query_columns, self.queries)
         cues = sentence_cues([s.text for s in sentences])
         return SemanticFeatures(
             columns={
                 key: feature_columns(
-                    _best_of(lexical, self._columns[key], texts)[0],
+                    _best_of(lexical, self._columns[key], self.queries)[0],
                     near.cosine,
                     near.others,
                     cues,
@@ -402,23 +422,25 @@ class RubricMatcher:
             },
             phrase={key: near.phrase for key, near in nearest.items()},
             embedded=embedded,
+            vectors=vectors,
         )
 
     def _cosine(
         self, sentences: list[SpokenSentence], searched: np.ndarray | None = None
-    ) -> tuple[np.ndarray | None, np.ndarray]:
-        """(sentences, phrases) cosine of the sentences long enough to embed (and searched, if
-        given); which those are."""
-        embedded = np.array([len(s.tokens) >= MIN_SEMANTIC_TOKENS for s in sentences], dtype=bool)
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+        """(sentences, queries) cosine of the sentences long enough to embed (and searched, if
+        given); which those are; their embeddings (zero rows for the others)."""
+        embedded = _long_enough(sentences)
         if searched is not None:
             embedded &= searched
         if self.semantic is None:
-            return None, embedded
-        cosine = np.zeros((len(sentences), len(self.index.phrases)), dtype=np.float32)
+            return None, embedded, None
+        cosine = np.zeros((len(sentences), len(self.queries)), dtype=np.float32)
+        vectors = np.zeros((len(sentences), self.semantic.embedder.dimensions), dtype=np.float32)
         rows = np.nonzero(embedded)[0]
         if rows.size:
-            cosine[rows] = self.semantic.cosine([sentences[k].text for k in rows])
-        return cosine, embedded
+            vectors[rows], cosine[rows] = self.semantic.embed([sentences[k].text for k in rows])
+        return cosine, embedded, vectors
 
     def _exact_scores(
         self, sentences: list[SpokenSentence], phrases: list[list[tuple[str, ...]]]
@@ -437,6 +459,7 @@ class SemanticFeatures:
     columns: dict[tuple[str, str], dict[str, np.ndarray]]  # (kind, id) -> feature -> per sentence
     phrase: dict[tuple[str, str], Choices]  # (kind, id) -> the nearest phrase per sentence
     embedded: np.ndarray  # whether each sentence was long enough to embed
+    vectors: np.ndarray | None = None  # (sentences, dimensions) embeddings; zero where not
 
 
 @dataclass(frozen=True)
@@ -500,6 +523,38 @@ def _combined(
     return score, phrase, method
 
 
+class ItemScorer(Protocol):
+    """A learned item model, as the matcher uses it (analyzer.learn.ItemModel)."""
+
+    def score(self, vectors: np.ndarray, columns: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
+class LearnedItems(Protocol):
+    """Learned models by (kind, id), as the matcher looks them up (analyzer.learn.Learned)."""
+
+    def get(self, key: tuple[str, str]) -> ItemScorer | None: ...
+
+
+def _learned(
+    model: ItemScorer,
+    best: np.ndarray,
+    method: Choices,
+    meaning: SemanticFeatures,
+    key: tuple[str, str],
+    reads: np.ndarray,
+) -> tuple[np.ndarray, Choices]:
+    """An item's score where a learned model reads the meaning: that model decides there (it
+    weighs the words too); elsewhere the score stays as it was."""
+    assert meaning.vectors is not None
+    rows = np.nonzero(reads)[0]
+    score = best.copy()
+    if rows.size:
+        columns = {name: values[rows] for name, values in meaning.columns[key].items()}
+        score[rows] = model.score(meaning.vectors[rows], columns)
+    decided = np.where(reads, METHODS.index("learned"), method.index).astype(np.int8)
+    return score.astype(np.float32), Choices(METHODS, decided)
+
+
 def _exact_chunks(phrase: str, normalizer: Normalizer) -> list[tuple[str, ...]]:
     """A phrase's words between its placeholders, each run normalised."""
     parts = PLACEHOLDER.split(phrase)
@@ -517,6 +572,11 @@ def _says_exactly(tokens: tuple[str, ...], chunks: list[tuple[str, ...]]) -> boo
             return False
         start, first = found + n, False
     return True
+
+
+def _long_enough(sentences: Sequence[SpokenSentence]) -> np.ndarray:
+    """Which sentences have enough words to embed (MIN_SEMANTIC_TOKENS)."""
+    return np.array([len(s.tokens) >= MIN_SEMANTIC_TOKENS for s in sentences], dtype=bool)
 
 
 def _extend(phrases: list[str], new: Sequence[str]) -> list[int]:

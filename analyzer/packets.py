@@ -4,6 +4,7 @@ For each rep with flagged calls, `write_packets` writes `<rep-slug>.html` and th
 `<rep-slug>.md`: per flagged call, its flags, the weak phases (scored phases under 50% of their
 weight), and per missed item the item text, what the rubric expected instead (its phrases, when
 `rubrics/<rubric>.yaml` can be found beside the database or in the working folder), the
+sentence said for a forbidden item ("Said a forbidden line: ..."), the
 transcript turns around the moment (±2 turns) and a short audio clip of that moment
 (`clips/<call>-<item>.wav`, [start-2 s, end+3 s], mono 16-bit PCM at the decoded rate) when the
 call has a recording. `index.html` links the reps.
@@ -59,6 +60,7 @@ class MissedItem:
     forbidden: bool
     critical: bool
     moment: str | None  # mm:ss
+    said: list[str] = field(default_factory=list)  # a forbidden item: the sentences said
     excerpt: list[ExcerptTurn] = field(default_factory=list)
     clip: str | None = None  # relative to the packet folder: clips/<call>-<item>.wav
     clip_range: tuple[float, float] | None = None  # seconds in the recording
@@ -153,6 +155,17 @@ def _anchor_turn(item: dict[str, Any], span: dict[str, Any]) -> int | None:
     return first if isinstance(first, int) else None
 
 
+def _said(item: dict[str, Any]) -> list[str]:
+    """For a forbidden item missed (its line was said): each sentence of its evidence."""
+    if not item.get("forbidden"):
+        return []
+    return [
+        " ".join(str(e["text"]).split())
+        for e in item.get("evidence") or []
+        if isinstance(e, dict) and e.get("text")
+    ]
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
@@ -186,6 +199,7 @@ def _call_packet(
                 forbidden=bool(item.get("forbidden")),
                 critical=bool(item.get("critical")),
                 moment=None if moment is None else format_clock(moment),
+                said=_said(item),
             )
             anchor = _anchor_turn(item, span)
             if anchor is not None and 0 <= anchor < len(turns):
@@ -263,6 +277,7 @@ h1 { border-bottom: 2px solid #ccc; } h2 { margin-top: 2rem; border-bottom: 1px 
 .expected li { color: #175; } table.excerpt { border-collapse: collapse; }
 table.excerpt td { padding: .15rem .5rem; vertical-align: top; }
 tr.focus { background: #fff4c2; font-weight: bold; }
+.said { color: #a11; font-weight: bold; }
 """
 
 _REP_HTML = """<!DOCTYPE html>
@@ -283,8 +298,11 @@ _REP_HTML = """<!DOCTYPE html>
 {% endfor %}</ul>{% endif %}
 {% for item in call.missed %}
 <div class="item">
-<h3>{{ item.phase }}: {{ item.text }}{% if item.critical %} (critical){% endif %}</h3>
+<h3>{{ item.phase }}: {{ item.text }}{% if item.critical %} (critical){% endif %}
+{%- if item.forbidden %} (forbidden line said){% endif %}</h3>
 {% if item.moment %}<p class="meta">at {{ item.moment }}</p>{% endif %}
+{% if item.forbidden %}<p class="said">Said a forbidden line:
+{%- for s in item.said %} “{{ s }}”{% endfor %}</p>{% endif %}
 {% if item.expected %}<p>{{ "Never say" if item.forbidden else "Expected instead" }}:</p>
 <ul class="expected">{% for p in item.expected %}<li>{{ p }}</li>{% endfor %}</ul>
 {% else %}<p class="note">Expected: {{ item.text }}</p>{% endif %}
@@ -355,9 +373,13 @@ def _rep_markdown(rep: RepPacket) -> str:
             lines += ["Comments:", "", *(f"- {_md(c)}" for c in row.comments), ""]
         for item in call.missed:
             head = f"### {_md(item.phase)}: {_md(item.text)}"
-            lines += [head + (" (critical)" if item.critical else ""), ""]
+            head += " (critical)" if item.critical else ""
+            lines += [head + (" (forbidden line said)" if item.forbidden else ""), ""]
             if item.moment:
                 lines += [f"at {item.moment}", ""]
+            if item.forbidden:
+                quoted = "".join(f" “{_md(s)}”" for s in item.said)
+                lines += [f"**Said a forbidden line:**{quoted}", ""]
             if item.expected:
                 label = "Never say" if item.forbidden else "Expected instead"
                 lines += [f"{label}:", "", *(f"- {_md(p)}" for p in item.expected), ""]

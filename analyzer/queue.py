@@ -2,7 +2,9 @@
 
 Reads only the `reviews` table (one row per call, kept by `store.refresh_review`), whose indexes
 match the queue's order: calls that need a human (unreviewed or disputed) first, then by
-priority (critical item missed, below the pass mark, low confidence, disputed), newest first.
+priority (critical item missed or forbidden line said, below the pass mark, low confidence,
+disputed), newest first. A row flagged `forbidden_said` also names the forbidden items said
+(read from its suggested grade, for the page's rows only).
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class QueueRow:
     flags: list[str]
     open_disputes: int
     reviewed_by: str | None
+    # the text of each forbidden item whose line was said (flag forbidden_said), rubric order
+    forbidden_said: list[str] = field(default_factory=list)
 
     @property
     def grade(self) -> float | None:
@@ -92,6 +96,7 @@ class QueueRow:
             "flags": self.flags,
             "open_disputes": self.open_disputes,
             "reviewed_by": self.reviewed_by,
+            "forbidden_said": self.forbidden_said,
         }
 
 
@@ -208,7 +213,14 @@ _ORDER = "ORDER BY r.queue_rank, r.priority DESC, r.call_date DESC, r.call_id"
 _COLUMNS = (
     "r.call_id, r.rep, r.call_date, c.duration, r.rubric, r.rubric_version, r.status, "
     "r.priority, r.suggested_grade, r.confirmed_grade, r.suggested_passed, r.confirmed_passed, "
-    "r.flags_json, r.open_disputes, r.reviewed_by"
+    "r.flags_json, r.open_disputes, r.reviewed_by, "
+    # The forbidden items said, from the suggested grade's JSON: only for a row with the flag.
+    """CASE WHEN r.flags_json LIKE '%"forbidden_said"%' THEN (
+        SELECT json_group_array(json_extract(i.value, '$.text'))
+        FROM grades g, json_each(g.grade_json, '$.phases') p, json_each(p.value, '$.items') i
+        WHERE g.id = r.suggested_id AND json_extract(p.value, '$.status') = 'scored'
+        AND json_extract(i.value, '$.forbidden') AND json_extract(i.value, '$.status') = 'missed'
+    ) END"""
 )
 # The reps present, one index seek each (reviews_rep_name), not a read of every row.
 _REP_MENU = (
@@ -236,6 +248,7 @@ def _row(r: tuple[Any, ...]) -> QueueRow:
         flags=json.loads(r[12]) if r[12] else [],
         open_disputes=r[13],
         reviewed_by=r[14],
+        forbidden_said=[t for t in json.loads(r[15]) if isinstance(t, str)] if r[15] else [],
     )
 
 

@@ -26,15 +26,34 @@ from .users import User
 # Facts about the call that stay true after a human review; low_confidence does not.
 KEPT_FLAGS = ("roles_inferred", "too_short", "no_speech", "single_speaker")
 MAX_COMMENT = 2000  # characters
+# The statuses a sentence can earn: only these take the manager's choice of evidence.
+EVIDENCE_STATUSES = ("met", "partial")
+MANAGER_METHOD = "manager"  # the `method` of evidence a manager chose
 
 
 @dataclass(frozen=True)
 class ItemDecision:
-    """A manager's verdict on one item: its status and an optional comment."""
+    """A manager's verdict on one item: its status, an optional comment, and optionally the
+    sentence that earned it (`evidence_turn`: an index into the stored transcript's `turns`;
+    only for met or partial). Without `evidence_turn` the item keeps the evidence it had."""
 
     item_id: str
     status: str  # met | partial | missed | na
     comment: str = ""
+    evidence_turn: int | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmedCall:
+    """A call as a manager confirmed it, for learning from: the stored transcript (project JSON),
+    every item's confirmed status (overrides included), and for each item whose sentence the
+    manager chose, that sentence's turn indexes (items without one are not in it)."""
+
+    call_id: str
+    rep: str | None
+    transcript: dict[str, Any]
+    statuses: dict[str, str]
+    evidence_turns: dict[str, tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -86,11 +105,12 @@ def recompute_grade(
     when the status is unchanged), missed nothing, and na takes the item out of its phase, whose
     earned points are rescaled to its weight; a phase with every item na is na. The grade is the
     earned points over the weights of the phases scored, out of 100. A missed critical item
-    fails the call whatever the total.
+    fails the call whatever the total; a missed forbidden item (its line was said) keeps the
+    call flagged `forbidden_said`, without failing it.
     """
     grade = copy.deepcopy(suggested)
     scored_weight = earned_total = 0.0
-    critical_missed = False
+    critical_missed = forbidden_said = False
     for phase in grade.get("phases", []):
         applicable_points = earned_points = 0.0
         for item in phase.get("items", []):
@@ -110,6 +130,8 @@ def recompute_grade(
                 earned_points += float(item["earned"])
             if status == "missed" and item.get("critical"):
                 critical_missed = True
+            if status == "missed" and item.get("forbidden"):
+                forbidden_said = True  # the manager agrees the line was said (or found it)
         weight = float(phase["weight"])
         if applicable_points > 0:
             phase["status"] = "scored"
@@ -125,6 +147,10 @@ def recompute_grade(
         flags.insert(0, "below_pass_mark")
     if critical_missed:
         flags.insert(1 if "below_pass_mark" in flags else 0, "critical_missed")
+    if forbidden_said:  # after below_pass_mark and critical_missed, as the engine orders them
+        flags.insert(
+            sum(f in flags for f in ("below_pass_mark", "critical_missed")), "forbidden_said"
+        )
     grade["grade"] = value
     grade["passed"] = value >= pass_mark and not critical_missed and "no_speech" not in flags
     grade["flags"] = flags
@@ -138,6 +164,18 @@ def item_statuses(grade: dict[str, Any]) -> dict[str, dict[str, Any]]:
         for item in phase.get("items", []):
             items[item["id"]] = {**item, "phase": phase["id"]}
     return items
+
+
+def manager_turns(item: dict[str, Any]) -> tuple[int, ...]:
+    """The turns of an item's evidence that a manager chose (method "manager"), in order."""
+    return tuple(
+        e["turn"]
+        for e in item.get("evidence") or []
+        if isinstance(e, dict)
+        and e.get("method") == MANAGER_METHOD
+        and isinstance(e.get("turn"), int)
+        and not isinstance(e.get("turn"), bool)
+    )
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -190,6 +228,45 @@ def call_view(store: Store, call_id: str, user: User) -> CallView:
     )
 
 
+def confirmed_examples(store: Store, rubric: str, rubric_version: str | int) -> list[ConfirmedCall]:
+    """Every call with a confirmed grade for this rubric id and version (whatever version the
+    call's latest suggestion has), in call id order: its confirmed statuses and the sentences
+    managers chose as evidence. Calls without a stored transcript are left out."""
+    version = str(rubric_version)
+    with store.reading(f"reading the confirmed calls of {rubric} v{version}") as conn:
+        found = _rows(
+            conn,
+            "SELECT g.call_id AS call_id, c.rep AS rep, g.grade_json AS grade_json, "
+            "t.transcript_json AS transcript_json FROM grades AS g "
+            "JOIN calls AS c ON c.call_id = g.call_id "
+            "JOIN transcripts AS t ON t.call_id = g.call_id "
+            "WHERE g.kind = 'confirmed' AND g.rubric = ? AND g.rubric_version = ? "
+            "ORDER BY g.call_id",
+            (rubric, version),
+        )
+    examples: list[ConfirmedCall] = []
+    for row in found:
+        grade = json_object(row["grade_json"])
+        transcript = json_object(row["transcript_json"])
+        if grade is None or transcript is None:  # unreadable: nothing to learn from
+            continue
+        items = item_statuses(grade)
+        examples.append(
+            ConfirmedCall(
+                call_id=row["call_id"],
+                rep=row["rep"],
+                transcript=transcript,
+                statuses={item_id: str(item["status"]) for item_id, item in items.items()},
+                evidence_turns={
+                    item_id: turns
+                    for item_id, item in items.items()
+                    if (turns := manager_turns(item))
+                },
+            )
+        )
+    return examples
+
+
 def audio_file(store: Store, call_id: str, user: User) -> Path:
     """The recording registered for this call, if `user` may hear it.
 
@@ -224,7 +301,12 @@ def confirm_call(
     """Store the confirmed grade from `decisions` (other items keep their last confirmed, else
     suggested, status); resolve the call's open disputes; log every change. Returns the
     confirmed grade JSON and the new version. Raises ForbiddenError, NotFoundError, ReviewError
-    or ConflictError."""
+    or ConflictError.
+
+    A decision's `evidence_turn` replaces the item's evidence with that turn of the stored
+    transcript (method "manager", `evidence_by` the user). The sentence a manager chose stays
+    with the item through later confirmations while it is met or partial, and is dropped when
+    the item is set to missed or na (the suggestion's evidence shows again)."""
     if not user.reviews:
         raise ForbiddenError("only managers and admins may confirm grades")
     _check_comment("comment", comment)
@@ -239,6 +321,8 @@ def confirm_call(
         baseline = item_statuses(previous or suggested)
         statuses = {k: (v["status"], v.get("comment", "")) for k, v in baseline.items()}
         seen: set[str] = set()
+        chosen: dict[str, int] = {}  # item id -> the turn a manager chose as its evidence
+        turns: list[Any] | None = None  # the stored transcript's, read when a decision needs it
         for n, decision in enumerate(decisions):
             where = f"items[{n}]"
             if decision.item_id not in baseline:
@@ -254,8 +338,18 @@ def confirm_call(
                     f"must be one of {', '.join(ITEM_STATUSES)}, not {decision.status!r}",
                 )
             _check_comment(f"{where}.comment", decision.comment)
+            if decision.evidence_turn is not None:
+                if turns is None:
+                    turns = _stored_turns(conn, call_id)
+                _check_evidence(
+                    f"{where}.evidence_turn", decision, baseline[decision.item_id], turns
+                )
+                chosen[decision.item_id] = decision.evidence_turn
             statuses[decision.item_id] = (decision.status, decision.comment.strip())
         confirmed = recompute_grade(suggested, statuses)
+        evidence_changes = _apply_evidence(
+            confirmed, item_statuses(previous) if previous else {}, chosen, turns or [], user
+        )
         now = _now()
         confirmed["kind"] = "confirmed"
         confirmed["review"] = {
@@ -271,6 +365,9 @@ def confirm_call(
                 log.append(("override", item_id, before["status"], status, note or None))
             elif note != before.get("comment", ""):
                 log.append(("comment", item_id, None, None, note or None))
+            if item_id in evidence_changes:
+                old_turn, new_turn = evidence_changes[item_id]
+                log.append(("evidence", item_id, old_turn, new_turn, None))
         old_grade = previous["grade"] if previous else suggested["grade"]
         log.append(("confirm", None, old_grade, confirmed["grade"], comment.strip() or None))
         for dispute_id, item_id in conn.execute(
@@ -379,6 +476,84 @@ def _refresh(conn: sqlite3.Connection, call_id: str) -> int:
 def _check_comment(where: str, comment: str) -> None:
     if len(comment) > MAX_COMMENT:
         raise ReviewError(where, f"longer than {MAX_COMMENT} characters")
+
+
+def _stored_turns(conn: sqlite3.Connection, call_id: str) -> list[Any] | None:
+    """The turns of the call's stored transcript; None when it has none stored (or readable)."""
+    row = conn.execute(
+        "SELECT transcript_json FROM transcripts WHERE call_id = ?", (call_id,)
+    ).fetchone()
+    transcript = json_object(row[0]) if row else None
+    turns = transcript.get("turns") if transcript else None
+    return turns if isinstance(turns, list) else None
+
+
+def _check_evidence(
+    where: str, decision: ItemDecision, item: dict[str, Any], turns: list[Any] | None
+) -> None:
+    turn = decision.evidence_turn
+    if isinstance(turn, bool) or not isinstance(turn, int):
+        raise ReviewError(where, f"must be the number of a turn of the transcript, not {turn!r}")
+    if decision.status not in EVIDENCE_STATUSES:
+        raise ReviewError(
+            where,
+            f"only an item set to met or partial takes a sentence as evidence, "
+            f"not one set to {decision.status}",
+        )
+    if item.get("forbidden"):
+        raise ReviewError(
+            where, "a forbidden item is met by never saying its line: no sentence earns it"
+        )
+    if turns is None:
+        raise ReviewError(where, "this call has no stored transcript to choose a sentence from")
+    if not 0 <= turn < len(turns) or not isinstance(turns[turn], dict):
+        span = f"turns 0 to {len(turns) - 1}" if turns else "it has no turns"
+        raise ReviewError(where, f"no turn {turn} in this call's transcript ({span})")
+
+
+def _apply_evidence(
+    confirmed: dict[str, Any],
+    previous: dict[str, dict[str, Any]],
+    chosen: dict[str, int],
+    turns: list[Any],
+    user: User,
+) -> dict[str, tuple[str | None, str | None]]:
+    """Put the managers' sentences into the confirmed grade (built from the suggestion): the
+    ones chosen now, else the earlier confirmation's while the item is met or partial. Returns
+    item id -> (earlier manager turns, new ones) as audit text, for each item where they
+    changed."""
+    changes: dict[str, tuple[str | None, str | None]] = {}
+    for phase in confirmed.get("phases", []):
+        for item in phase.get("items", []):
+            item_id = item["id"]
+            earlier = previous.get(item_id, {})
+            earlier_turns = manager_turns(earlier) if earlier.get("evidence_by") else ()
+            old = ",".join(map(str, earlier_turns)) or None
+            if item_id in chosen:
+                turn = chosen[item_id]
+                said = turns[turn]
+                item["evidence"] = [
+                    {
+                        "turn": turn,
+                        "start": said.get("start"),
+                        "end": said.get("end"),
+                        "speaker": said.get("speaker"),
+                        "text": said.get("text"),
+                        "phrase": "",
+                        "score": None,
+                        "method": MANAGER_METHOD,
+                        "in_phase": True,
+                    }
+                ]
+                item["evidence_by"] = user.name
+                if earlier_turns != (turn,):
+                    changes[item_id] = (old, str(turn))
+            elif earlier_turns and item["status"] in EVIDENCE_STATUSES:
+                item["evidence"] = copy.deepcopy(earlier["evidence"])
+                item["evidence_by"] = earlier["evidence_by"]
+            elif earlier_turns:  # set to missed or na: the sentence no longer earns it
+                changes[item_id] = (old, None)
+    return changes
 
 
 def _call_row(conn: sqlite3.Connection, call_id: str) -> dict[str, Any]:

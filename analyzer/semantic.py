@@ -208,10 +208,9 @@ def _keep_layers(model: Any, layers: int | None, path: Path) -> int:
             f"{path}: cannot run part of this model's layers (set semantic_layers = 0)"
         )
     if layers is not None:
-        if not 1 <= layers <= len(stack):
-            raise ModelError(
-                f"{path}: semantic_layers is {layers}, but the model has {len(stack)} layers"
-            )
+        from .encoder import check_layer_count
+
+        check_layer_count(path, layers, len(stack))
         encoder.layer = stack[:layers]
     return len(encoder.layer)
 
@@ -226,13 +225,22 @@ class PhraseEmbeddings:
 
     def cosine(self, sentences: Sequence[str]) -> np.ndarray:
         """(sentences, phrases) cosine similarity; each distinct sentence is embedded once."""
-        if not sentences or not self.phrases:
-            return np.zeros((len(sentences), len(self.phrases)), dtype=np.float32)
+        return self.embed(sentences)[1]
+
+    def embed(self, sentences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The sentences' embeddings (sentences, dimensions) and their cosine with every phrase
+        (sentences, phrases); each distinct sentence is embedded once."""
+        if not sentences:
+            return (
+                np.zeros((0, self.embedder.dimensions), dtype=np.float32),
+                np.zeros((0, len(self.phrases)), dtype=np.float32),
+            )
         distinct = list(dict.fromkeys(sentences))
         rows = {text: n for n, text in enumerate(distinct)}
-        vectors = self.embedder.encode(distinct)
-        sims = vectors @ self.vectors.T
-        return sims[[rows[s] for s in sentences]]
+        vectors = self.embedder.encode(distinct)[[rows[s] for s in sentences]]
+        if not self.phrases:
+            return vectors, np.zeros((len(sentences), 0), dtype=np.float32)
+        return vectors, vectors @ self.vectors.T
 
 
 # What a `{placeholder}` reads as for the model: a plausible word of its kind.

@@ -40,11 +40,18 @@ if TYPE_CHECKING:  # importing the engine (spaCy, numpy) is not needed to read t
 
 BUSY_TIMEOUT_MS = 5000
 # Flags that put a call on the "needs a look" list (`list_calls(flagged=True)`), besides failing.
-ATTENTION_FLAGS = ("below_pass_mark", "critical_missed", "low_confidence")
+ATTENTION_FLAGS = ("below_pass_mark", "critical_missed", "forbidden_said", "low_confidence")
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
 REVIEW_STATUSES = ("unreviewed", "disputed", "confirmed")
 # How much a call needs a human, highest first: the review queue's order within a status.
-PRIORITY_WEIGHTS = {"critical_missed": 8, "below_pass_mark": 4, "low_confidence": 2, "disputed": 1}
+# A forbidden line said weighs as much as a critical item missed: both need a manager's ear.
+PRIORITY_WEIGHTS = {
+    "critical_missed": 8,
+    "forbidden_said": 8,
+    "below_pass_mark": 4,
+    "low_confidence": 2,
+    "disputed": 1,
+}
 
 # (version, name, SQL script or a function of the connection). Append only: never edit a migration
 # that has shipped. Each runs in its own transaction with foreign key enforcement off (so a

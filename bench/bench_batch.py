@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_score import make_call, sample_lines
+from bench_score import add_matching_options, make_call, sample_lines
 
 from analyzer.batch import run_batch
 from analyzer.config import Config, GradingConfig
@@ -44,17 +44,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument(
-        "--match",
-        choices=["auto", "fuzzy", "semantic"],
-        default="auto",
-        help="every item of the default rubric in this mode (auto: the rubric's default)",
-    )
-    parser.add_argument(
-        "--no-sentence-cache",
-        action="store_true",
-        help="forget sentence embeddings between calls (these calls reuse a pool of lines)",
-    )
+    add_matching_options(parser, default="auto")
     args = parser.parse_args()
     if args.no_sentence_cache:
         from analyzer import semantic

@@ -76,26 +76,31 @@ def make_call(
     return Transcript(call_id=f"bench-{n}", turns=turns, rep=rep, duration=SECONDS), words
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+def add_matching_options(parser: argparse.ArgumentParser, default: str) -> None:
+    """--match and --no-sentence-cache, as both benches take them."""
     parser.add_argument(
         "--match",
         choices=["fuzzy", "auto", "semantic"],
-        default="fuzzy",
-        help="every item in this mode (auto and semantic embed sentences: wall-clock time)",
-    )
-    parser.add_argument(
-        "--roles",
-        choices=["known", "inferred"],
-        default="known",
-        help="known: each call names its rep (a night's batch); inferred: the rep is inferred",
+        default=default,
+        help="every item of the default rubric in this mode (auto and semantic embed sentences)",
     )
     parser.add_argument(
         "--no-sentence-cache",
         action="store_true",
         help="forget sentence embeddings between calls (these calls reuse a pool of lines)",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    add_matching_options(parser, default="fuzzy")
+    parser.add_argument(
+        "--roles",
+        choices=["known", "inferred"],
+        default="known",
+        help="known: each call names its rep (a night's batch); inferred: the rep is inferred",
     )
     args = parser.parse_args()
 

@@ -309,6 +309,33 @@ def test_cli_batch_summary_exit_code_and_calls_listing(night, tmp_path):
     assert "none.db: no such database (run `analyzer batch` first)" in missing.stderr
 
 
+def test_cli_batch_stores_and_lists_a_forbidden_line_said(night, tmp_path):
+    folder, rubric = night
+    pushy = folder / "2026-11-24_alex_6.txt"
+    pushy.write_text(
+        CALL + "[00:45] Alex: Prices go up next month anyway, this offer expires today.\n"
+    )
+    db = tmp_path / "calls.db"
+    runner = CliRunner()
+    args = ["batch", str(folder), "--db", str(db), "--rubric", str(rubric), "--workers", "1"]
+    result = runner.invoke(main, [*args, "--no-cache"])
+    assert result.exit_code == 0, result.output
+    # the summary lists it for review: it passes, and only the forbidden line flags it
+    assert "Flagged for review (1):" in result.stdout
+    assert "   93.8  2026-11-24_alex_6  [forbidden_said]" in result.stdout
+    stored = rows(
+        db,
+        "select g.call_id, g.passed, g.flags_json, r.priority from grades g "
+        "join reviews r on r.suggested_id = g.id order by g.call_id",
+    )
+    assert [(c, p, json.loads(f)) for c, p, f, _ in stored if "forbidden_said" in f] == [
+        ("2026-11-24_alex_6", 1, ["forbidden_said"])
+    ]
+    assert {c: priority for c, _, _, priority in stored}["2026-11-24_alex_6"] == 8
+    listing = runner.invoke(main, ["calls", "--db", str(db), "--flagged", "--format", "json"])
+    assert [json.loads(x)["call_id"] for x in listing.stdout.splitlines()] == ["2026-11-24_alex_6"]
+
+
 def test_samples_batch_like_the_demo(tmp_path):
     calls, problems = discover_calls([ROOT / "samples"])
     assert problems == [] and len(calls) >= 12

@@ -237,5 +237,77 @@ def test_manager_listens_to_evidence_overrides_and_confirms(
             browser.close()
 
 
+@pytest.mark.slow
+def test_manager_clicks_the_sentence_that_earned_an_item(
+    chromium: Path, live_server: LiveServer, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base = live_server.url
+    said = "How are you handling scheduling today?"  # alex-weak's turn 2
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
+            script_errors: list[str] = []
+            page.on("pageerror", lambda error: script_errors.append(str(error)))
+            with _screenshot_on_failure(page, tmp_path):
+                page.goto(base + "/calls/alex-weak")
+                page.fill("input[name=name]", "maria")
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button:has-text('Sign in')")
+                page.wait_for_url(base + "/calls/alex-weak")
+
+                # A missed item has no sentence to choose; questions (partial) does.
+                expect(page.locator("input[name='evidence__next_step']")).to_be_disabled()
+                item = page.locator("#item-questions")
+                field = page.locator("input[name='evidence__questions']")
+                expect(field).to_be_enabled()
+                expect(field).to_have_value("")
+
+                # Setting it to met starts choosing: the next turn clicked is its evidence.
+                page.locator("select[name='status__questions']").select_option("met")
+                expect(item).to_have_class(_has_class("picking"))
+                expect(page.locator("#pick-hint")).to_contain_text("Asks three discovery questions")
+                page.locator("#turn-2 .text").click()
+                expect(field).to_have_value("2")
+                expect(page.locator("#turn-2")).to_have_class(_has_class("chosen"))
+                expect(page.locator("li.turn.chosen")).to_have_count(1)
+                expect(item).not_to_have_class(_has_class("picking"))
+                expect(page.locator("#pick-hint")).to_be_hidden()
+                expect(item.locator(".pick-chosen")).to_have_text(f"\u201c{said}\u201d")
+                expect(item).to_have_class(_has_class("changed"))
+
+                page.click("#confirm-call")
+                page.wait_for_url(base + "/calls?confirmed=alex-weak")
+                stored = page.request.get(base + "/api/calls/alex-weak").json()["confirmed"]
+                questions = next(
+                    i
+                    for phase in stored["phases"]
+                    for i in phase["items"]
+                    if i["id"] == "questions"
+                )
+                assert (questions["status"], questions["evidence_by"]) == ("met", "maria")
+                assert [(e["turn"], e["text"], e["method"]) for e in questions["evidence"]] == [
+                    (2, said, "manager")
+                ]
+
+                # The call page shows the sentence as the manager's choice.
+                page.goto(base + "/calls/alex-weak")
+                chosen = page.locator("#item-questions .chosen-by-manager button.evidence")
+                expect(chosen).to_have_count(1)
+                expect(chosen).to_contain_text(said)
+                expect(chosen).to_contain_text("chosen by maria")
+                chosen.click()  # and it leads to its turn, as any evidence does
+                expect(page.locator("#turn-2")).to_have_class(_has_class("highlight"))
+                assert script_errors == [], f"errors in the page's scripts: {script_errors}"
+        finally:
+            browser.close()
+
+
 def _has_class(name: str) -> re.Pattern[str]:
     return re.compile(rf"(^|\s){re.escape(name)}(\s|$)")

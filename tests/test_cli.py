@@ -35,6 +35,32 @@ def test_score_table_shows_phases_items_evidence_and_grade(files):
     assert '      heard [00:00] Alex: "Hi Dana, this is Alex with Acme Solution."  0.92' in out
 
 
+def test_score_flags_a_forbidden_line_said_and_shows_what_was_said(files):
+    (files / "pushy.txt").write_text(
+        TEXT_CALL + "[00:35] Alex: And remember, this offer expires today.\n"
+    )
+    result = run("score", files / "pushy.txt", files / "good.txt", "--rubric", files / "mini.yaml")
+    assert result.exit_code == 0, result.output
+    pushy, good = result.output.split("=== good ")
+    # the total still passes: the flag asks for a look, it fails nothing
+    assert "GRADE 93.8/100  PASS (pass mark 70)   Flags: forbidden_said, roles_inferred" in pushy
+    assert "  [missed]  0/5  no_pressure: No false urgency  (forbidden)" in pushy
+    assert '      said [00:35] Alex: "And remember, this offer expires today."  ' in pushy
+    assert "Flags: roles_inferred\n" in good  # the clean call: no flag
+    as_json = run(
+        "score",
+        files / "pushy.txt",
+        "--rubric",
+        files / "mini.yaml",
+        "--rep",
+        "Alex",
+        "--format",
+        "json",
+    )
+    grade = json.loads(as_json.stdout)
+    assert (grade["flags"], grade["passed"]) == (["forbidden_said"], True)
+
+
 def test_score_json_is_one_grade_per_line_and_call_id_from_file_name(files):
     (files / "two.txt").write_text(TEXT_CALL)
     result = run(

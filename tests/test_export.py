@@ -130,8 +130,9 @@ def test_default_export_is_the_flagged_calls_with_what_went_wrong(store):
         grade=50.0,
         passed=False,
         status="unreviewed",
-        flags=["below_pass_mark", "critical_missed", "phase_below:close"],
+        flags=["below_pass_mark", "critical_missed", "forbidden_said", "phase_below:close"],
         missed_items=["close/next_step", "close/no_pressure"],
+        forbidden_said=['close/no_pressure: "This offer expires today, so think it over."'],
         comments=[],
         weak_moments=["00:20"],  # the forbidden line: "This offer expires today"
     )
@@ -174,7 +175,10 @@ def test_only_the_rules_that_are_on_decide_what_is_flagged(store):
         disputed=False,
         override_points=None,
     )
-    assert export_rows(store, nothing) == []
+    # forbidden_said has no [export] key to turn it off: a forbidden line said is always flagged
+    assert [(r.call_id, r.flags) for r in export_rows(store, nothing)] == [
+        ("alex-weak", ["forbidden_said"])
+    ]
     only_below = nothing.model_copy(update={"below_pass_mark": True})
     assert [r.call_id for r in export_rows(store, only_below)] == ["sam-text", "alex-weak"]
 
@@ -202,10 +206,31 @@ def test_the_confirmed_grade_decides_pass_missed_items_and_comments(store):
     row = by_id(export_rows(store, DEFAULT, flagged_only=False))["alex-weak"]
     assert (row.suggested_grade, row.confirmed_grade, row.grade) == (50.0, 93.8, 93.8)
     assert (row.passed, row.status) == (True, "confirmed")
-    assert row.flags == ["overridden:+43.8"]
+    assert row.flags == ["forbidden_said", "overridden:+43.8"]  # the manager kept it said
     assert row.missed_items == ["close/no_pressure"]
+    assert row.forbidden_said == [
+        'close/no_pressure: "This offer expires today, so think it over."'
+    ]
     assert row.weak_moments == ["00:20"]
     assert row.comments == ["next_step: asked for Thursday", "maria: better than it looks"]
+
+
+def test_a_forbidden_line_said_is_flagged_and_quoted_until_a_manager_clears_it(store):
+    rows = by_id(export_rows(store, DEFAULT, flagged_only=False))
+    assert [c for c, r in rows.items() if "forbidden_said" in r.flags] == ["alex-weak"]
+    assert all(r.forbidden_said == [] for c, r in rows.items() if c != "alex-weak")
+    confirm(store, "alex-weak", ItemDecision("no_pressure", "met", "a real deadline"))
+    weak = by_id(export_rows(store, DEFAULT, flagged_only=False))["alex-weak"]
+    assert weak.flags == ["below_pass_mark", "critical_missed", "phase_below:close"]
+    assert weak.forbidden_said == []
+    # Heard by a manager, not by the engine: flagged, with no sentence to quote; still passes.
+    confirm(store, "alex-good", ItemDecision("no_pressure", "missed", "at 01:10"))
+    good = by_id(export_rows(store, DEFAULT))["alex-good"]
+    assert (good.flags, good.forbidden_said, good.passed) == (
+        ["forbidden_said"],
+        ["close/no_pressure"],
+        True,
+    )
 
 
 def test_a_human_review_clears_low_confidence(store):
@@ -304,7 +329,11 @@ def test_csv_has_a_header_and_lists_joined(reviewed):
     assert tuple(records[0]) == COLUMNS
     assert [r["call_id"] for r in records] == list(ALL)
     weak = records[1]
-    assert weak["flags"] == "overridden:+43.8"
+    assert weak["flags"] == "forbidden_said; overridden:+43.8"
+    assert (
+        weak["forbidden_said"] == 'close/no_pressure: "This offer expires today, so think it over."'
+    )
+    assert records[3]["forbidden_said"] == ""  # sam-good never said it
     assert weak["comments"] == 'next_step: asked for Thursday; maria: =HYPERLINK("http://x")'
     assert (weak["grade"], weak["suggested_grade"], weak["passed"]) == ("93.8", "50.0", "True")
     assert records[0]["confirmed_grade"] == ""
@@ -335,12 +364,16 @@ def test_xlsx_one_sheet_bold_header_frozen_sized(reviewed, tmp_path):
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.freeze_panes == "A2"
     assert sheet.column_dimensions["A"].width == len("sam-unsure") + 2
-    assert sheet.column_dimensions["M"].width > len("comments") + 2
+    assert sheet.column_dimensions["N"].width > len("comments") + 2
     weak = dict(zip(COLUMNS, values[2], strict=True))
     assert weak["call_id"] == "alex-weak"
     assert weak["call_date"] == datetime(2026, 11, 24)  # a real date: sorts and filters
     assert (weak["grade"], weak["passed"]) == (93.8, True)
     assert weak["comments"] == 'next_step: asked for Thursday; maria: =HYPERLINK("http://x")'
+    assert weak["flags"] == "forbidden_said; overridden:+43.8"
+    assert (
+        weak["forbidden_said"] == 'close/no_pressure: "This offer expires today, so think it over."'
+    )
     assert len(values) == 1 + len(ALL)
 
 
@@ -565,7 +598,7 @@ def test_cli_rules_from_analyzer_toml(run, db, store, tmp_path):
     assert result.exit_code == 0, result.output
     flagged = {o["call_id"]: o["flags"] for o in map(json.loads, result.stdout.splitlines())}
     assert flagged == {
-        "alex-weak": ["phase_below:discover", "phase_below:close"],
+        "alex-weak": ["forbidden_said", "phase_below:discover", "phase_below:close"],
         "alex-good": ["phase_below:open"],  # 10 of 20; not overridden:-10, that rule is off
         "sam-good": ["phase_below:open"],
         "sam-text": ["phase_below:open", "phase_below:discover", "phase_below:close"],

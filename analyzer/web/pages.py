@@ -33,6 +33,11 @@ STATUS_LABELS = {
     "missed": "Missed",
     "na": "N/A",
 }
+# A forbidden item, for display only (the statuses stored and posted stay the ones above): missed
+# means its line was said, a breach; met means it was never said. (badge class, label)
+FORBIDDEN_LABELS = {"met": ("clean", "Not said"), "missed": ("breached", "Breached")}
+# ...and the choices of its status menu, with the same values.
+FORBIDDEN_OPTION_LABELS = {**STATUS_LABELS, "met": "Not said", "missed": "Breached (said it)"}
 
 
 # -- signing in and out --------------------------------------------------------------------------
@@ -169,6 +174,9 @@ async def review_call(request: Request, call_id: str) -> Response:
             item_id=str(key).removeprefix("status__"),
             status=str(value),
             comment=str(form.get("comment__" + str(key).removeprefix("status__"), "")),
+            evidence_turn=_turn_field(
+                form.get("evidence__" + str(key).removeprefix("status__"), "")
+            ),
         )
         for key, value in form.multi_items()
         if str(key).startswith("status__")
@@ -231,6 +239,7 @@ def _render_call(
     grade = view.confirmed or view.suggested
     suggested_items: dict[str, Any] = {}
     phase_of_turn: dict[int, tuple[int, str]] = {}
+    forbidden_said: list[str] = []  # the suggested grade's forbidden items said, for its flag
     if view.suggested:
         for n, phase in enumerate(view.suggested.get("phases", [])):
             for first, last in phase.get("segments", []):
@@ -238,6 +247,12 @@ def _render_call(
                     phase_of_turn[turn] = (n % PHASE_CLASSES, phase["title"])
             for item in phase.get("items", []):
                 suggested_items[item["id"]] = item
+                if (
+                    phase.get("status") == "scored"
+                    and item.get("forbidden")
+                    and item.get("status") == "missed"
+                ):
+                    forbidden_said.append(str(item.get("text") or item["id"]))
     turns = (view.transcript or {}).get("turns", [])
     rep_speakers = {
         speaker
@@ -256,6 +271,9 @@ def _render_call(
             "rep_speakers": rep_speakers,
             "statuses": ITEM_STATUSES,
             "status_labels": STATUS_LABELS,
+            "forbidden_labels": FORBIDDEN_LABELS,
+            "forbidden_option_labels": FORBIDDEN_OPTION_LABELS,
+            "forbidden_said": forbidden_said,
             "open_disputes": {d["item_id"]: d for d in view.disputes if d["status"] == "open"},
             "error": error,
         },
@@ -279,6 +297,15 @@ def _quiet_view(request: Request, call_id: str) -> CallView | None:
         return call_view(store_of(request), call_id, session.user)
     except AnalyzerError:
         return None
+
+
+def _turn_field(value: Any) -> Any:
+    """An item's `evidence__ID` field: the turn index, None when empty; anything else is passed
+    on as sent, for `confirm_call` to refuse with the field's name (after checking the user)."""
+    text = str(value).strip()
+    if not text:
+        return None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 12 else text
 
 
 def _page_number(text: str) -> int:

@@ -14,6 +14,9 @@ from ..transcript import format_clock
 
 # One colour class per phase, in rubric order; the CSS defines phase-0 ... phase-7.
 PHASE_CLASSES = 8
+# How a flag reads to a manager where its name alone would not say it; the others show their
+# name with spaces ("critical missed"). `forbidden_said` names the item when the page knows it.
+FLAG_LABELS = {"forbidden_said": "said a forbidden line"}
 
 
 @cache
@@ -28,6 +31,7 @@ def environment() -> Environment:
     env.filters["clock"] = lambda seconds: "" if seconds is None else format_clock(seconds)
     env.filters["points"] = _points
     env.globals["version"] = __version__
+    env.globals["flag_labels"] = FLAG_LABELS
     return env
 
 
