@@ -7,6 +7,7 @@ semantic extra), loaded once for the module.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import sys
 from pathlib import Path
@@ -39,13 +40,15 @@ from helpers import GOOD_CALL, make_call
 pytestmark = [pytest.mark.semantic, pytest.mark.usefixtures("real_semantic_model")]
 
 PAIRS = ROOT / "tests" / "data" / "semantic_pairs.csv"
+CALIBRATION = ROOT / "analyzer" / "data" / "match_calibration.json"
 # Levels reached on the labelled set's holdout rows, a little below what the shipped
-# calibration reaches (README, "Matching modes"), so a worse model or fit fails. (The fit for
-# two of the model's six layers gained precision and lost recall in `semantic` mode: 0.84 and
-# 0.65 with all six layers and the old question cue.)
-AUC_SEMANTIC = 0.82  # reached: 0.84 (fuzzy: 0.55)
-AUTO_PRECISION, AUTO_RECALL = 0.70, 0.50  # reached: 0.74, 0.50 (fuzzy: 0.55, 0.43)
-SEMANTIC_PRECISION, SEMANTIC_RECALL = 0.85, 0.50  # reached: 0.91, 0.50
+# calibration reaches (README, "Matching modes"), so a worse model or fit fails. The calibration
+# is fitted on the real development sets (tools/calibrate_matching.py), not on these pairs,
+# which were written alongside the rubric: against the fit on the pairs and samples, auto gained
+# precision and recall here (0.74/0.50 before), semantic lost recall (0.50) and AUC (0.84).
+AUC_SEMANTIC = 0.75  # reached: 0.78 (fuzzy: 0.55)
+AUTO_PRECISION, AUTO_RECALL = 0.75, 0.50  # reached: 0.79, 0.55 (fuzzy: 0.55, 0.43)
+SEMANTIC_PRECISION, SEMANTIC_RECALL = 0.80, 0.40  # reached: 0.85, 0.43
 
 
 def with_mode(rubric: Rubric, mode: str) -> Rubric:
@@ -419,8 +422,11 @@ def test_the_shipped_calibration_was_fitted_on_the_labelled_set() -> None:
         assert 0.0 < model.threshold < 1.0
         weights = dict(zip(model.features, model.weights, strict=True))
         assert weights["margin"] > 0  # nearer this item than any other: more likely credited
-        assert all(weights[cue] < 0 for cue in ("negation", "past", "not_a_question"))
+        assert weights["cosine"] > 0
+        # the cues may only count against a sentence (a sign-constrained fit)
+        assert all(weights[cue] <= 0 for cue in ("negation", "past", "not_a_question"))
     assert dict(zip(AUTO_FEATURES, calibration.auto.weights, strict=True))["fuzzy"] > 0
+    assert "charity-pitch" in json.loads(CALIBRATION.read_text())["fitted_on"]
 
 
 # -- the labelled set -----------------------------------------------------------------------------

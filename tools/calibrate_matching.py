@@ -58,6 +58,7 @@ DEV_DATA = ROOT.parent / "shared" / "dev-data"
 L2 = 1.0  # ridge penalty on the weights (not the bias)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.40, 0.951, 0.01))  # probability cuts tried
 MODES = {"auto": AUTO_FEATURES, "semantic": SEMANTIC_FEATURES}
+CUES = ("negation", "past", "not_a_question")  # may only lower a sentence's score
 
 
 def with_mode(rubric: Rubric, mode: str) -> Rubric:
@@ -146,8 +147,20 @@ def fit(sets: list[DevSet], features: tuple[str, ...], train: dict[str, set[int]
         ys.append(y)
     w = np.concatenate(ws)
     w *= len(w) / w.sum()
-    weights, bias = fit_logistic(np.vstack(xs), np.concatenate(ys), w, L2)
-    return Logistic(tuple(round(float(v), 4) for v in weights), round(bias, 4), 0.5, features)
+    x, y = np.vstack(xs), np.concatenate(ys)
+    # The cues may only count against a sentence: a denial, the past or a statement where a
+    # question is wanted is never more evidence of the act. A cue the data gives the wrong
+    # sign is left out (weight 0) and the rest refitted: a sign-constrained fit.
+    kept = list(range(len(features)))
+    while True:
+        weights, bias = fit_logistic(x[:, kept], y, w, L2)
+        wrong = [k for k, v in zip(kept, weights) if features[k] in CUES and v > 0]
+        if not wrong:
+            break
+        kept = [k for k in kept if k not in wrong]
+    full = np.zeros(len(features))
+    full[kept] = weights
+    return Logistic(tuple(round(float(v), 4) for v in full), round(bias, 4), 0.5, features)
 
 
 def grade_statuses(dev: DevSet, model: Logistic, calls: set[int]) -> dict[int, dict[str, str]]:
