@@ -59,12 +59,14 @@ QUESTION = re.compile(
 
 @dataclass(frozen=True)
 class Logistic:
-    """p = sigmoid(bias + weights . features); `threshold` is the fitted decision point."""
+    """p = sigmoid(bias + weights . features); `threshold` is the fitted decision point, and a
+    probability within `near_band` below it earns partial credit (fitted too: 0 is none)."""
 
     weights: tuple[float, ...]
     bias: float
     threshold: float
     features: tuple[str, ...]
+    near_band: float = NEAR_BAND
 
     def probability(self, columns: dict[str, np.ndarray]) -> np.ndarray:
         z = np.full(next(iter(columns.values())).shape, self.bias, dtype=np.float32)
@@ -73,15 +75,19 @@ class Logistic:
         return 1.0 / (1.0 + np.exp(-z))
 
     def score(self, columns: dict[str, np.ndarray]) -> np.ndarray:
-        """The probability on the grader's scale, piecewise linear: 0 -> 0,
-        threshold - NEAR_BAND -> NEAR_SCORE, threshold -> MET_SCORE, 1 -> 1."""
-        return to_grader_scale(self.probability(columns), self.threshold)
+        """The probability on the grader's scale (`to_grader_scale`)."""
+        return to_grader_scale(self.probability(columns), self.threshold, self.near_band)
 
 
-def to_grader_scale(p: np.ndarray, threshold: float) -> np.ndarray:
-    """A probability on the grader's scale, piecewise linear: 0 -> 0, threshold - NEAR_BAND ->
-    NEAR_SCORE, threshold -> MET_SCORE, 1 -> 1 (for the zero-shot and the learned models)."""
-    near = max(threshold - NEAR_BAND, 1e-6)
+def to_grader_scale(p: np.ndarray, threshold: float, near_band: float = NEAR_BAND) -> np.ndarray:
+    """A probability on the grader's scale, piecewise linear: 0 -> 0, threshold - near_band ->
+    NEAR_SCORE, threshold -> MET_SCORE, 1 -> 1. With no band, everything under the threshold
+    stays under NEAR_SCORE: the meaning alone gives no partial credit."""
+    if near_band <= 0:
+        met = MET_SCORE + (1.0 - MET_SCORE) * (p - threshold) / max(1e-6, 1.0 - threshold)
+        below = NEAR_SCORE * p / max(threshold, 1e-6)
+        return np.where(p >= threshold, met, below).astype(np.float32)
+    near = max(threshold - near_band, 1e-6)
     score = np.interp(p, [0.0, near, threshold, 1.0], [0.0, NEAR_SCORE, MET_SCORE, 1.0])
     return score.astype(np.float32)
 
@@ -105,6 +111,7 @@ def load_calibration() -> Calibration:
             bias=float(part["bias"]),
             threshold=float(part["threshold"]),
             features=tuple(part["features"]),
+            near_band=float(part.get("near_band", NEAR_BAND)),
         )
 
     return Calibration(

@@ -66,6 +66,7 @@ class ExportConfig(_Section):
 
     below_pass_mark: bool = True  # the grade that counts is under the rubric's pass mark
     critical_missed: bool = True  # a critical item is missed in the grade that counts
+    forbidden_said: bool = True  # a forbidden line was said, in the grade that counts
     # a scored phase earning under this % of its weight (None, or false in the file: off)
     phase_below_percent: float | None = Field(default=50, ge=0, le=100)
     low_confidence: bool = True  # an unreviewed suggestion the engine was unsure of

@@ -207,8 +207,7 @@ def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> E
         flags.append("below_pass_mark")
     if rules.critical_missed and critical_missed:
         flags.append("critical_missed")
-    # On unless `[export] forbidden_said = false` (a rule config.ExportConfig may not have yet).
-    if getattr(rules, "forbidden_said", True) and said:
+    if rules.forbidden_said and said:
         flags.append("forbidden_said")
     if rules.phase_below_percent is not None:
         for phase in counts.get("phases", []):

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .calibration import AUTO_FEATURES, MET_SCORE, load_calibration
+from .calibration import AUTO_FEATURES, load_calibration, to_grader_scale
 from .errors import LearnedFileError, ModelError
 from .rubric import Item, Rubric
 from .transcript import Transcript, Turn
@@ -50,7 +50,6 @@ MIL_ROUNDS = 3  # re-picks of the unmarked positive sentence
 INNER_FOLDS = 3  # folds of the training calls whose held-out scores choose the threshold
 PHRASE_WEIGHT = 1.0  # each rubric phrase counts as much as one marked sentence
 FEATURES = AUTO_FEATURES  # the zero-shot inputs, beside the embedding
-BELOW_PARTIAL = 0.55  # a probability just under the threshold maps here: under the partial 0.6
 
 
 @dataclass(frozen=True)
@@ -79,11 +78,7 @@ class ItemModel:
         """The probability on the grader's scale: the threshold lands on the met score, and
         below it nothing reaches partial credit (the labels it learned from are done or not
         done: there is no near miss to learn)."""
-        p = self.probability(vectors, columns)
-        t = self.threshold
-        met = MET_SCORE + (1.0 - MET_SCORE) * (p - t) / (1.0 - t)
-        below = BELOW_PARTIAL * p / t
-        return np.where(p >= t, met, below).astype(np.float32)
+        return to_grader_scale(self.probability(vectors, columns), self.threshold, 0.0)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .store import CallSummary
 
 STATUS_MARK = {"met": "[met]    ", "partial": "[partial]", "missed": "[missed] ", "na": "[n/a]    "}
+BREACHED_MARK = "[BREACH] "  # a forbidden line said
 TEXT_WIDTH = 72  # evidence text is cut to this many characters in the table
 
 
@@ -77,9 +78,9 @@ def _item_lines(item: ItemResult) -> list[str]:
     if item.confidence < 0.6 and item.status != "na":
         tags.append("low confidence")
     tag = f"  ({', '.join(tags)})" if tags else ""
-    lines = [
-        f"  {STATUS_MARK[item.status]} {item.earned:g}/{item.points:g}  {item.id}: {item.text}{tag}"
-    ]
+    # a forbidden item is "missed" when its line was said: shown as the breach it is
+    mark = BREACHED_MARK if item.forbidden and item.status == "missed" else STATUS_MARK[item.status]
+    lines = [f"  {mark} {item.earned:g}/{item.points:g}  {item.id}: {item.text}{tag}"]
     label = "said" if item.forbidden else "heard"
     for evidence in item.evidence:
         lines.append(f"      {label} {_evidence_line(evidence)}")

@@ -44,7 +44,7 @@ def test_score_flags_a_forbidden_line_said_and_shows_what_was_said(files):
     pushy, good = result.output.split("=== good ")
     # the total still passes: the flag asks for a look, it fails nothing
     assert "GRADE 93.8/100  PASS (pass mark 70)   Flags: forbidden_said, roles_inferred" in pushy
-    assert "  [missed]  0/5  no_pressure: No false urgency  (forbidden)" in pushy
+    assert "  [BREACH]  0/5  no_pressure: No false urgency  (forbidden)" in pushy
     assert '      said [00:35] Alex: "And remember, this offer expires today."  ' in pushy
     assert "Flags: roles_inferred\n" in good  # the clean call: no flag
     as_json = run(

@@ -57,6 +57,7 @@ OUT = ROOT / "analyzer" / "data" / "match_calibration.json"
 DEV_DATA = ROOT.parent / "shared" / "dev-data"
 L2 = 1.0  # ridge penalty on the weights (not the bias)
 THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.40, 0.951, 0.01))  # probability cuts tried
+BANDS = (0.0, 0.03, 0.06, 0.1)  # partial-credit bands tried under the threshold
 MODES = {"auto": AUTO_FEATURES, "semantic": SEMANTIC_FEATURES}
 CUES = ("negation", "past", "not_a_question")  # may only lower a sentence's score
 
@@ -168,7 +169,7 @@ def grade_statuses(dev: DevSet, model: Logistic, calls: set[int]) -> dict[int, d
     result: dict[int, dict[str, str]] = {n: {} for n in calls}
     for item in dev.rubric.items:
         rows = dev.items[item.id]
-        score = to_grader_scale(model.probability(rows.x), model.threshold)
+        score = to_grader_scale(model.probability(rows.x), model.threshold, model.near_band)
         best = np.zeros(len(dev.calls))
         np.maximum.at(best, rows.call, score)
         np.maximum.at(best, rows.call_short, rows.fuzzy_short)
@@ -213,23 +214,24 @@ def agreement(dev: DevSet, statuses: dict[int, dict[str, str]]) -> dict[str, flo
 
 def held_out(
     sets: list[DevSet], features: tuple[str, ...], folds: int
-) -> dict[float, dict[str, dict[str, float]]]:
-    """Per threshold, per set: agreement of the held-out folds' grades."""
+) -> dict[tuple[float, float], dict[str, dict[str, float]]]:
+    """Per (threshold, partial band), per set: agreement of the held-out folds' grades."""
     split = {d.name: np.arange(len(d.calls)) % folds for d in sets}
     for d in sets:
         np.random.default_rng(0).shuffle(split[d.name])
-    graded: dict[float, dict[str, dict[int, dict[str, str]]]] = {
-        t: {d.name: {} for d in sets} for t in THRESHOLDS
+    cuts = [(t, b) for t in THRESHOLDS for b in BANDS]
+    graded: dict[tuple[float, float], dict[str, dict[int, dict[str, str]]]] = {
+        c: {d.name: {} for d in sets} for c in cuts
     }
     for k in range(folds):
         train = {d.name: set(np.nonzero(split[d.name] != k)[0].tolist()) for d in sets}
         model = fit(sets, features, train)
-        for t in THRESHOLDS:
-            chosen = Logistic(model.weights, model.bias, t, features)
+        for t, b in cuts:
+            chosen = Logistic(model.weights, model.bias, t, features, b)
             for d in sets:
                 test = set(np.nonzero(split[d.name] == k)[0].tolist())
-                graded[t][d.name].update(grade_statuses(d, chosen, test))
-    return {t: {d.name: agreement(d, graded[t][d.name]) for d in sets} for t in THRESHOLDS}
+                graded[(t, b)][d.name].update(grade_statuses(d, chosen, test))
+    return {c: {d.name: agreement(d, graded[c][d.name]) for d in sets} for c in cuts}
 
 
 def quality(per_set: dict[str, dict[str, float]]) -> float:
@@ -261,41 +263,34 @@ def main() -> None:
     report: dict = {}
     for mode, features in MODES.items():
         table = held_out(sets, features, args.folds)
-        threshold = max(THRESHOLDS, key=lambda t: quality(table[t]))
+        threshold, band = max(table, key=lambda c: quality(table[c]))
         everyone = {d.name: set(range(len(d.calls))) for d in sets}
         final = fit(sets, features, everyone)
-        final = Logistic(final.weights, final.bias, threshold, features)
+        final = Logistic(final.weights, final.bias, threshold, features, band)
         print(f"\n{mode}: " + ", ".join(f"{f} {w:+.3f}" for f, w in zip(features, final.weights)))
-        print(f"  bias {final.bias:+.3f}; held-out agreement by threshold ({args.folds}-fold):")
-        for t in THRESHOLDS:
+        print(f"  bias {final.bias:+.3f}; held-out agreement ({args.folds}-fold), by threshold:")
+        for t in THRESHOLDS[::5] + (threshold,):
             cells = "  ".join(
                 f"{name}: F1 {m['f1']:.3f} kappa {m['kappa']:.3f} MAE {m['mae']:.1f}"
-                for name, m in table[t].items()
+                for name, m in table[(t, band)].items()
             )
             print(f"  {t:<5} {cells}" + ("   <- chosen" if t == threshold else ""))
+        print(f"  partial band {band} (of {', '.join(map(str, BANDS))})")
         other: dict[str, dict[str, float]] = {}
-        if len(sets) > 1:
-            for d in sets:
-                rest = [s for s in sets if s is not d]
-                model = fit(rest, features, {s.name: everyone[s.name] for s in rest})
-                cut = max(
-                    THRESHOLDS,
-                    key=lambda t, rest=rest, model=model: quality(
-                        {
-                            s.name: agreement(
-                                s,
-                                grade_statuses(
-                                    s,
-                                    Logistic(model.weights, model.bias, t, features),
-                                    everyone[s.name],
-                                ),
-                            )
-                            for s in rest
-                        }
-                    ),
+        for d in sets if len(sets) > 1 else []:
+            rest = [s for s in sets if s is not d]
+            model = fit(rest, features, {s.name: everyone[s.name] for s in rest})
+
+            def on_rest(cut: tuple[float, float], rest=rest, model=model) -> float:
+                chosen = Logistic(model.weights, model.bias, cut[0], features, cut[1])
+                return quality(
+                    {s.name: agreement(s, grade_statuses(s, chosen, everyone[s.name])) for s in rest}
                 )
-                chosen = Logistic(model.weights, model.bias, cut, features)
-                other[d.name] = agreement(d, grade_statuses(d, chosen, everyone[d.name]))
+
+            t, b = max(table, key=on_rest)
+            chosen = Logistic(model.weights, model.bias, t, features, b)
+            other[d.name] = agreement(d, grade_statuses(d, chosen, everyone[d.name]))
+        if other:
             print("  fitted on the other set(s) only, graded here:")
             for name, m in other.items():
                 print(f"    {name}: F1 {m['f1']:.3f} kappa {m['kappa']:.3f} MAE {m['mae']:.1f}")
@@ -304,11 +299,12 @@ def main() -> None:
             "weights": list(final.weights),
             "bias": final.bias,
             "threshold": threshold,
+            "near_band": band,
         }
-        report[mode] = {"held_out": table[threshold], "fitted_on_other_sets": other}
+        report[mode] = {"held_out": table[(threshold, band)], "fitted_on_other_sets": other}
     result["fitted_on"] = (
         f"evidence-marked sentences of {', '.join(d.name for d in sets)} (real dialogues, human "
-        f"labels); threshold by {args.folds}-fold held-out agreement over calls"
+        f"labels); threshold and partial band by {args.folds}-fold held-out agreement over calls"
     )
     result["agreement"] = report
     if args.write:
