@@ -264,17 +264,23 @@ def _item_data(
 
 
 def _fit_item(data: _ItemData) -> ItemModel:
-    """The item's model from every training call, its threshold from out-of-fold scores."""
+    """The item's model: the mean of INNER_FOLDS models, each fitted without one fold of the
+    training calls, whose scores on that fold choose the threshold. (A model refitted on every
+    call would score new calls higher than the held-out scores the threshold was chosen on: a
+    call's best sentence is an extreme, and it grows with the weights.)"""
     calls = np.nonzero(data.labelled)[0]
     folds = {int(c): k % INNER_FOLDS for k, c in enumerate(calls)}
     held_out = np.full(len(data.call), np.nan)
+    fits = []
     for k in range(INNER_FOLDS):
         train = np.array([folds.get(int(c), -1) not in (k, -1) for c in data.call], dtype=bool)
         test = np.array([folds.get(int(c), -1) == k for c in data.call], dtype=bool)
         weights, bias = _fit_mil(data, train)
         held_out[test] = data.x[test] @ weights + bias
+        fits.append((weights, bias))
     threshold = _choose_threshold(data, held_out)
-    weights, bias = _fit_mil(data, np.ones(len(data.call), dtype=bool))
+    weights = np.mean([w for w, _ in fits], axis=0)
+    bias = float(np.mean([b for _, b in fits]))
     return ItemModel(weights, bias, threshold)
 
 
