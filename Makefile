@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint bench demo clean
+.PHONY: install test lint bench eval demo clean
 
 install: $(STAMP)
 
@@ -32,7 +32,26 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: install
+# Quality on the development sets (real dialogues with human labels, kept outside the
+# repository in ../shared/dev-data): zero-shot, then 5-fold cross-validated with learning;
+# then the samples, the regression set.
+DEV_DATA ?= ../shared/dev-data
+eval: install
+	@for set in charity-pitch campsite-deal; do \
+		dir=$(DEV_DATA)/$$set; \
+		if [ ! -f $$dir/labels.csv ]; then echo "== $$set: skipped ($$dir not here)"; continue; fi; \
+		echo "== $$set, zero-shot"; \
+		out=$$($(BIN)/analyzer evaluate $$dir --rubric $$dir/rubric.yaml --top 0) || exit 1; \
+		echo "$$out" | tail -n 7; \
+		echo "== $$set, learned (5-fold cross-validation)"; \
+		out=$$($(BIN)/analyzer evaluate $$dir --rubric $$dir/rubric.yaml --top 0 --cross-validate 5) \
+			|| exit 1; \
+		echo "$$out" | tail -n 8; \
+	done
+	@echo "== samples (the regression set), zero-shot"
+	@out=$$($(BIN)/analyzer evaluate samples --top 0) || exit 1; echo "$$out" | tail -n 5
+
+bench: install eval
 	cd bench && ../$(BIN)/python bench_score.py --match fuzzy
 	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache
 	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache --roles inferred

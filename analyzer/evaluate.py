@@ -780,6 +780,7 @@ def evaluate(
     from .grade import Grader  # the engine loads spaCy: only when there is something to grade
     from .learn import learn
 
+    golden = Path(golden)
     golden_set = read_golden(golden, rubric, settings=settings, progress=progress)
     suggested: dict[str, dict[str, Any]] = {}
     how = learned.path if learned is not None else ""

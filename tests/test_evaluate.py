@@ -505,3 +505,59 @@ def test_evaluate_samples(monkeypatch):
     table = run("evaluate", "samples")
     assert table.exit_code == 0, table.output
     assert table.output.startswith("Golden set samples: 14 labelled calls, 238 item labels")
+
+
+# -- evidence.csv and evidence precision ---------------------------------------------------------
+
+
+def test_evidence_precision_counts_credited_items_whose_first_evidence_was_marked(golden):
+    # good: intro (turn 0) and next_step (turn 6) are marked where the tool shows them first;
+    # pain is marked on turn 4, but the tool shows turn 2 first; permission is marked but
+    # labelled partial and shown at turn 0: right. weak: acknowledge is marked but not credited
+    # (na), so it is not checked.
+    (golden / "evidence.csv").write_text(
+        "call_id,item_id,turn,text\n"
+        "good,intro,0,Hi Dana\n"
+        "good,next_step,6,Can we book a demo\n"
+        "good,pain,4,How many reps\n"
+        "good,permission,0,Is now a bad time?\n"
+        "weak,acknowledge,3,It's a real headache\n"
+    )
+    result = run("evaluate", golden, "--rubric", golden.parent / "mini.yaml", "--format", "json")
+    assert result.exit_code == 0, result.output
+    evidence = json.loads(result.stdout)["evidence"]
+    assert evidence == {"precision": 0.75, "checked": 4, "right": 3}
+    table = run("evaluate", golden, "--rubric", golden.parent / "mini.yaml")
+    assert (
+        "Evidence precision: 0.75 (3 of 4 credited items show a marked turn first)" in table.output
+    )
+
+
+def test_without_an_evidence_file_no_evidence_precision_is_claimed(golden):
+    result = run("evaluate", golden, "--rubric", golden.parent / "mini.yaml", "--format", "json")
+    assert json.loads(result.stdout)["evidence"] == {"precision": None, "checked": None, "right": 0}
+    table = run("evaluate", golden, "--rubric", golden.parent / "mini.yaml")
+    assert "Evidence precision" not in table.output
+
+
+def test_an_evidence_file_that_does_not_fit_is_refused_whole(golden):
+    evidence = golden / "evidence.csv"
+    evidence.write_text(
+        "call_id,item_id,turn\nnobody,intro,0\ngood,no_such_item,1\ngood,intro,first\n"
+    )
+    result = run("evaluate", golden, "--rubric", golden.parent / "mini.yaml")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {evidence}: 3 problems; nothing was evaluated\n"
+        f"  {evidence} line 2: call 'nobody' is not in labels.csv\n"
+        f"  {evidence} line 3: unknown item 'no_such_item' (not in rubric mini v1)\n"
+        f"  {evidence} line 4: turn 'first' is not a turn number\n"
+    )
+    evidence.write_text("call_id,item\ngood,intro\n")
+    result = run("evaluate", golden, "--rubric", golden.parent / "mini.yaml")
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {evidence}: 1 problem; nothing was evaluated\n"
+        f"  {evidence}: header: missing column(s) item_id, turn (expected call_id,item_id,turn"
+        "[,text])\n"
+    )
