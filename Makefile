@@ -55,6 +55,7 @@ bench: install eval
 	cd bench && ../$(BIN)/python bench_score.py --match fuzzy
 	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache
 	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache --roles inferred
+	cd bench && ../$(BIN)/python bench_score.py --match auto --calls 60 --no-sentence-cache --learned
 	cd bench && ../$(BIN)/python bench_batch.py --match fuzzy
 	cd bench && ../$(BIN)/python bench_batch.py --no-sentence-cache
 	cd bench && ../$(BIN)/python bench_batch.py

@@ -102,6 +102,11 @@ def main() -> None:
         default="known",
         help="known: each call names its rep (a night's batch); inferred: the rep is inferred",
     )
+    parser.add_argument(
+        "--learned",
+        action="store_true",
+        help="grade with item models learned from the sample calls (analyzer learn samples)",
+    )
     args = parser.parse_args()
 
     rng = random.Random(7)
@@ -124,8 +129,14 @@ def main() -> None:
     # Lexical matching runs on one core: CPU time is its measure. The embedding model uses
     # every core: wall-clock time is.
     clock = time.process_time if args.match == "fuzzy" else time.perf_counter
+    learned = None
+    if args.learned:
+        from analyzer.evaluate import golden_examples
+        from analyzer.learn import learn
+
+        learned = learn(golden_examples(ROOT / "samples", rubric), rubric)
     started = time.perf_counter()
-    grader = Grader(rubric)
+    grader = Grader(rubric, learned)
     setup = time.perf_counter() - started
     rep_lines, customer_lines = sample_lines()
     named = args.roles == "known"
