@@ -42,11 +42,11 @@ eval: install
 		if [ ! -f $$dir/labels.csv ]; then echo "== $$set: skipped ($$dir not here)"; continue; fi; \
 		echo "== $$set, zero-shot"; \
 		out=$$($(BIN)/analyzer evaluate $$dir --rubric $$dir/rubric.yaml --top 0) || exit 1; \
-		echo "$$out" | tail -n 7; \
+		echo "$$out" | tail -n 6; \
 		echo "== $$set, learned (5-fold cross-validation)"; \
 		out=$$($(BIN)/analyzer evaluate $$dir --rubric $$dir/rubric.yaml --top 0 --cross-validate 5) \
 			|| exit 1; \
-		echo "$$out" | tail -n 8; \
+		echo "$$out" | tail -n 7; \
 	done
 	@echo "== samples (the regression set), zero-shot"
 	@out=$$($(BIN)/analyzer evaluate samples --top 0) || exit 1; echo "$$out" | tail -n 5

@@ -11,10 +11,12 @@ is a logistic model over
   phrases ask a question;
 - in `auto` mode, the lexical (fuzzy) score too, so the words and the meaning are weighed
   together rather than the better of two scores taken.
-`tools/calibrate_matching.py` fits both models on `tests/data/semantic_pairs.csv` and on the
-manager-graded sample calls (`samples/labels.csv`), where a call's hundred-odd sentences each get
-a chance to match wrongly, and chooses each threshold by cross-validated agreement with the
-manager; the result is `data/match_calibration.json`. The probability is mapped onto the
+`tools/calibrate_matching.py` fits both models on real dialogues with human labels (the
+development sets in ../shared/dev-data, outside the repository): every sentence a person marked
+as doing an item is a positive, every other sentence of that party a negative; the features are
+rubric-agnostic, so the fit carries to rubrics it never saw. The threshold and the partial band
+are chosen by cross-validated agreement over calls; the cues are sign-constrained (they may only
+lower a score). The result is `data/match_calibration.json`. The probability is mapped onto the
 grader's scale so that the threshold lands on MET_SCORE.
 """
 
