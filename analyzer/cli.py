@@ -54,6 +54,12 @@ _db_option = click.option(
 )
 
 
+_rubric_option = click.option(
+    "--rubric",
+    "rubric_path",
+    type=click.Path(path_type=Path),
+    help="Rubric YAML (default: rubrics/inside-sales.yaml).",
+)
 _learned_option = click.option(
     "--learned",
     "learned_path",
@@ -128,12 +134,7 @@ def _settings(options: dict, base: TranscribeSettings | None = None) -> Transcri
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--rubric",
-    "rubric_path",
-    type=click.Path(path_type=Path),
-    help="Rubric YAML (default: rubrics/inside-sales.yaml).",
-)
+@_rubric_option
 @click.option("--rep", help="The rep's speaker name (default: from metadata, else inferred).")
 @click.option(
     "--format",
@@ -181,12 +182,7 @@ def score(
 
 @main.command()
 @click.argument("golden", type=click.Path(path_type=Path))
-@click.option(
-    "--rubric",
-    "rubric_path",
-    type=click.Path(path_type=Path),
-    help="Rubric YAML (default: rubrics/inside-sales.yaml).",
-)
+@_rubric_option
 @click.option(
     "--format",
     "fmt",
@@ -240,12 +236,7 @@ def evaluate(
     type=click.Path(path_type=Path),
     help="Learn from the calls managers confirmed in this database instead of golden sets.",
 )
-@click.option(
-    "--rubric",
-    "rubric_path",
-    type=click.Path(path_type=Path),
-    help="Rubric YAML (default: rubrics/inside-sales.yaml).",
-)
+@_rubric_option
 @click.option(
     "--out", type=click.Path(path_type=Path), required=True, help="The learned file to write."
 )
@@ -278,6 +269,8 @@ def learn(
         f"Learned from {learned.calls} calls of {source} for rubric {rubric.rubric} "
         f"v{rubric.version}: {learned.description}; wrote {out}"
     )
+    for skipped in learned.skipped:
+        click.echo(f"  skipped {skipped}", err=True)
     width = max(len(s.id) for s in learned.summary)
     for s in learned.summary:
         what = "learned  " if s.learned else "zero-shot"

@@ -788,7 +788,8 @@ def evaluate(
         try:
             folds = cross_validation_folds(list(golden_set.labels), cross_validate)
         except ValueError as e:
-            raise GoldenSetError(golden, [f"{golden}: --cross-validate {cross_validate}: {e}"])
+            problem = f"{golden}: --cross-validate {cross_validate}: {e}"
+            raise GoldenSetError(golden, [problem]) from e
         counts = []
         for train, test in folds:
             fold_model = learn(golden_set.examples(train), rubric, source=str(golden))

@@ -38,7 +38,7 @@ import numpy as np
 
 from . import __version__
 from .calibration import AUTO_FEATURES, load_calibration, to_grader_scale
-from .errors import LearnedFileError, ModelError
+from .errors import AnalyzerError, LearnedFileError, ModelError
 from .rubric import Item, Rubric
 from .transcript import Transcript, Turn
 
@@ -115,6 +115,7 @@ class Learned:
     summary: list[ItemSummary]
     calls: int
     created: str
+    skipped: list[str] = field(default_factory=list)  # calls left out, and why
     dimensions: int = 0  # of the embedding
     tool_version: str = __version__
     source: str = ""  # where the examples came from
@@ -190,11 +191,19 @@ def learn(
     matcher = grader.matcher
     if matcher.semantic is None:
         raise ModelError("learning needs the sentence-embedding model (the semantic extra)")
-    per_call = []
+    per_call, kept, skipped = [], [], []
     for example in examples:
         if progress:
             progress(example.call_id)
-        per_call.append(grader.sentence_inputs(example.transcript, example.rep))
+        try:
+            per_call.append(grader.sentence_inputs(example.transcript, example.rep))
+        except ModelError:
+            raise
+        except AnalyzerError as e:  # one call that cannot be read never stops the rest
+            skipped.append(f"{example.call_id}: {e}")
+            continue
+        kept.append(example)
+    examples = kept
     phrase_inputs = {item.id: _phrase_design(grader, item) for item in rubric.items}
     models: dict[str, ItemModel] = {}
     summary: list[ItemSummary] = []
@@ -219,6 +228,7 @@ def learn(
         items=models,
         summary=summary,
         calls=len(examples),
+        skipped=skipped,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         dimensions=matcher.semantic.embedder.dimensions,
         source=source,
@@ -442,7 +452,6 @@ def examples_from_store(db_path: Path, rubric: Rubric) -> list[Example]:
             transcript_from_dict(c.transcript, c.call_id),
             dict(c.statuses),
             {item_id: tuple(turns) for item_id, turns in c.evidence_turns.items()},
-            rep=c.rep,
         )
         for c in confirmed
     ]

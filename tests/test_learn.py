@@ -27,8 +27,6 @@ from analyzer.rubric import load_rubric
 from analyzer.store import CallRecord, Store
 from analyzer.users import add_user, get_user
 
-from helpers import make_call
-
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 RUBRIC = ROOT / "rubrics" / "inside-sales.yaml"
@@ -165,7 +163,7 @@ def test_too_few_calls_stay_zero_shot(rubric):
 def test_marked_sentences_are_counted_as_examples(rubric):
     golden = read_golden(SAMPLES, rubric)
     examples = golden.examples()
-    met = [e for e in examples if e.statuses["q_discovery"] == "met"][0]
+    met = next(e for e in examples if e.statuses["q_discovery"] == "met")
     turn = next(k for k, t in enumerate(met.transcript.turns) if t.speaker == met.transcript.rep)
     marked = [
         Example(e.call_id, e.transcript, e.statuses, {"q_discovery": (turn,)} if e is met else {})
@@ -399,3 +397,15 @@ def test_learning_beats_zero_shot_on_a_development_set():
     assert taught_data["overall"]["kappa"] >= zero_data["overall"]["kappa"] + 0.1
     assert taught_data["overall"]["f1"] > zero_data["overall"]["f1"]
     assert taught_data["evidence"]["precision"] >= 0.70
+
+
+def test_a_call_that_cannot_be_read_is_skipped_and_said(rubric):
+    examples = read_golden(SAMPLES, rubric).examples()
+    bad = examples[0]
+    examples[0] = Example(bad.call_id, bad.transcript, bad.statuses, rep="Nobody")
+    learned = learn(examples, rubric)
+    assert learned.calls == 13
+    assert learned.skipped == [
+        f"{bad.call_id}: --rep 'Nobody' is not a speaker on this call (speakers: "
+        f"{', '.join(bad.transcript.speakers)})"
+    ]

@@ -155,7 +155,7 @@ def fit(sets: list[DevSet], features: tuple[str, ...], train: dict[str, set[int]
     kept = list(range(len(features)))
     while True:
         weights, bias = fit_logistic(x[:, kept], y, w, L2)
-        wrong = [k for k, v in zip(kept, weights) if features[k] in CUES and v > 0]
+        wrong = [k for k, v in zip(kept, weights, strict=True) if features[k] in CUES and v > 0]
         if not wrong:
             break
         kept = [k for k in kept if k not in wrong]
@@ -267,9 +267,12 @@ def main() -> None:
         everyone = {d.name: set(range(len(d.calls))) for d in sets}
         final = fit(sets, features, everyone)
         final = Logistic(final.weights, final.bias, threshold, features, band)
-        print(f"\n{mode}: " + ", ".join(f"{f} {w:+.3f}" for f, w in zip(features, final.weights)))
+        print(
+            f"\n{mode}: "
+            + ", ".join(f"{f} {w:+.3f}" for f, w in zip(features, final.weights, strict=True))
+        )
         print(f"  bias {final.bias:+.3f}; held-out agreement ({args.folds}-fold), by threshold:")
-        for t in THRESHOLDS[::5] + (threshold,):
+        for t in (*THRESHOLDS[::5], threshold):
             cells = "  ".join(
                 f"{name}: F1 {m['f1']:.3f} kappa {m['kappa']:.3f} MAE {m['mae']:.1f}"
                 for name, m in table[(t, band)].items()
@@ -281,10 +284,19 @@ def main() -> None:
             rest = [s for s in sets if s is not d]
             model = fit(rest, features, {s.name: everyone[s.name] for s in rest})
 
-            def on_rest(cut: tuple[float, float], rest=rest, model=model) -> float:
+            def on_rest(
+                cut: tuple[float, float],
+                rest=rest,
+                model=model,
+                features=features,
+                everyone=everyone,
+            ) -> float:
                 chosen = Logistic(model.weights, model.bias, cut[0], features, cut[1])
                 return quality(
-                    {s.name: agreement(s, grade_statuses(s, chosen, everyone[s.name])) for s in rest}
+                    {
+                        s.name: agreement(s, grade_statuses(s, chosen, everyone[s.name]))
+                        for s in rest
+                    }
                 )
 
             t, b = max(table, key=on_rest)
