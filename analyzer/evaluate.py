@@ -700,6 +700,7 @@ class GoldenSet:
                 self.transcripts[call_id],
                 {item_id: label.status for item_id, label in self.labels[call_id].items()},
                 dict(self.evidence.get(call_id, {})),
+                exhaustive=self.has_evidence,
             )
             for call_id in sorted(self.labels)
             if call_ids is None or call_id in call_ids

@@ -61,6 +61,9 @@ class Example:
     statuses: dict[str, str]  # item id -> met | partial | missed | na
     evidence: dict[str, tuple[int, ...]] = field(default_factory=dict)  # item id -> turns
     rep: str | None = None
+    # every turn that did an item is marked (a golden set's evidence.csv), not just one a
+    # manager clicked: then the other sentences of a marked call are negatives
+    exhaustive: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ class _ItemData:
     done: np.ndarray  # per example: the item was done (None: not labelled, e.g. n/a)
     labelled: np.ndarray
     phrases: np.ndarray  # (phrases, inputs): the rubric's phrases and text, as sentences
+    exhaustive: np.ndarray  # per example: every sentence that did the item is marked
 
 
 def learn(
@@ -269,6 +273,7 @@ def _item_data(
         zero_shot=np.concatenate(zero) if zero else np.zeros(0),
         done=done,
         labelled=labelled,
+        exhaustive=np.array([e.exhaustive for e in examples], dtype=bool),
         phrases=phrase_inputs.get(item.id, np.zeros((0, width))),
     )
 
@@ -299,9 +304,12 @@ def _fit_mil(data: _ItemData, use: np.ndarray) -> tuple[np.ndarray, float]:
     positives marked (or picked, re-picked each round) on calls where it was, and the
     phrases."""
     done_call = data.done[data.call] & data.labelled[data.call]
-    negative = use & ~done_call
     marked_calls = set(data.call[data.marked & use].tolist())
-    unmarked = use & done_call & ~np.isin(data.call, list(marked_calls))
+    in_marked_call = np.isin(data.call, list(marked_calls))
+    # Where the marking is exhaustive (a golden set's evidence.csv lists every turn), a marked
+    # call's other sentences did not do the item either: the hardest negatives there are.
+    negative = use & (~done_call | (in_marked_call & data.exhaustive[data.call] & ~data.marked))
+    unmarked = use & done_call & ~in_marked_call
     score = data.zero_shot.copy()
     weights, bias = np.zeros(data.x.shape[1]), 0.0
     for _ in range(MIL_ROUNDS if unmarked.any() else 1):
