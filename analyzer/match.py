@@ -16,8 +16,8 @@ words in order; `semantic` and `auto` (the default) add a sentence embedding (se
 score the sentence with a model fitted on labelled data (calibration.py): `auto` weighs the
 lexical score and the meaning together, so a line said nearly word for word counts, a
 paraphrase can, and a near miss that shares the words need not; `semantic` ignores the words.
-Sentences shorter than MIN_SEMANTIC_TOKENS ("yeah", "sure, go ahead") are not embedded; `auto`
-keeps their lexical score. Once the call's roles are known, an item reads the meaning of its own
+Every sentence with a word is embedded (MIN_SEMANTIC_TOKENS); one with fewer would keep its
+lexical score in `auto`. Once the call's roles are known, an item reads the meaning of its own
 party's sentences only (MEANING_OF), and only those are embedded. When no embedding model can be
 found, `auto` items fall back to `fuzzy` (the matcher's `description` says so) while `semantic`
 items stop with a ModelError.
@@ -48,7 +48,11 @@ FUZZY_MIN_LENGTH = 4  # shorter tokens must match exactly ("can" is not "man")
 PREFILTER = 0.5  # coverage below which a sentence/phrase pair is not scored exactly
 WINDOW_SLACK = 3  # extra words a sentence may put between the phrase's words
 SLOT_WIDTH = 3  # words a `{placeholder}` may stand for
-MIN_SEMANTIC_TOKENS = 3  # shorter sentences are not embedded (backchannel, "sure, go ahead")
+# Sentences with fewer words are not embedded. Greetings and acknowledgements are short ("Hey
+# there", "I understand"): on the real development sets embedding every sentence lifted kappa
+# (0.35 -> 0.39 on charity-pitch zero-shot, 0.49 -> 0.55 learned), and the fitted model does not
+# credit a backchannel ("sure") for anything.
+MIN_SEMANTIC_TOKENS = 1
 MET_SCORE = 0.75  # a score from which the lexical evidence alone shows the behaviour
 # Whose sentences a semantic item reads the meaning of, by its `speaker`. An item either party
 # may voice ("just to confirm, Tuesday at ten") is the rep's behaviour: its meaning is read in
