@@ -50,7 +50,7 @@ class GradingConfig(_Section):
     rubrics: dict[str, Path] = Field(default_factory=dict)  # call type -> form for that type
     semantic_model: Path | None = None  # sentence-transformers folder (None: models/, package)
     # transformer layers of that model to run (0: all); the shipped calibration is fitted with 2
-    semantic_layers: int = Field(default=3, ge=0)
+    semantic_layers: int = Field(default=2, ge=0)
     # item models from `analyzer learn` for the default rubric (None: zero-shot grading)
     learned: Path | None = None
 

@@ -243,7 +243,7 @@ class CallMatches:
 class RubricMatcher:
     """Matches a rubric's phrases against calls. Build once per rubric, reuse for every call.
 
-    `description` says how it matches (e.g. "auto (fuzzy + all-MiniLM-L6-v2, 3 layers)"), for the
+    `description` says how it matches (e.g. "auto (fuzzy + all-MiniLM-L6-v2, 2 layers)"), for the
     grade.
     """
 

@@ -36,7 +36,7 @@ def test_file_in_working_directory_with_paths_relative_to_it(tmp_path, monkeypat
     assert config.transcription.rep_channel == "right"
     assert config.transcription.model_dir == tmp_path / "models"
     assert (config.batch.filename_pattern, config.batch.workers) == ("{rep}-{date}-{id}", 3)
-    assert config.grading.semantic_layers == 3  # the layers the shipped calibration is fitted for
+    assert config.grading.semantic_layers == 2  # the layers the shipped calibration is fitted for
 
 
 def test_semantic_layers_are_read_and_checked(tmp_path):
