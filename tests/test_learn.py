@@ -217,11 +217,14 @@ def test_a_learned_file_with_broken_weights_is_refused(learned_file, tmp_path):
     )
 
 
+def _changed(learned_file: Path, out: Path, **changes) -> Path:
+    """A copy of the learned file with some top-level fields changed."""
+    out.write_text(json.dumps({**json.loads(learned_file.read_text()), **changes}))
+    return out
+
+
 def test_a_learned_file_for_another_rubric_or_version_is_refused(learned_file, tmp_path):
-    data = json.loads(learned_file.read_text())
-    data["rubric_version"] = "99"
-    other = tmp_path / "v99.json"
-    other.write_text(json.dumps(data))
+    other = _changed(learned_file, tmp_path / "v99.json", rubric_version="99")
     code, output = _score_with(other)
     assert code == 1
     assert output == (
@@ -231,11 +234,9 @@ def test_a_learned_file_for_another_rubric_or_version_is_refused(learned_file, t
 
 
 def test_a_learned_file_from_a_newer_tool_is_refused(learned_file, tmp_path):
-    data = json.loads(learned_file.read_text())
-    data["file_version"] = FILE_VERSION + 1
-    data["tool_version"] = "9.0.0"
-    newer = tmp_path / "newer.json"
-    newer.write_text(json.dumps(data))
+    newer = _changed(
+        learned_file, tmp_path / "newer.json", file_version=FILE_VERSION + 1, tool_version="9.0.0"
+    )
     assert _score_with(newer) == (
         1,
         f"Error: {newer}: written by a newer version of analyzer (9.0.0, file version "
@@ -244,10 +245,7 @@ def test_a_learned_file_from_a_newer_tool_is_refused(learned_file, tmp_path):
 
 
 def test_batch_with_a_wrong_learned_file_stores_nothing(learned_file, tmp_path):
-    data = json.loads(learned_file.read_text())
-    data["rubric"] = "another-form"
-    other = tmp_path / "other.json"
-    other.write_text(json.dumps(data))
+    other = _changed(learned_file, tmp_path / "other.json", rubric="another-form")
     db = tmp_path / "calls.db"
     result = CliRunner().invoke(
         main, ["batch", str(SAMPLES), "--db", str(db), "--learned", str(other), "--quiet"]
