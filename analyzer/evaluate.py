@@ -666,19 +666,6 @@ def cross_validation_folds(call_ids: Sequence[str], k: int) -> list[tuple[list[s
     return [(sorted(set(ids) - set(test)), test) for test in tests]
 
 
-def golden_examples(
-    golden: Path,
-    rubric: Rubric,
-    *,
-    settings: TranscribeSettings | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> list[Example]:
-    """The labelled calls of a golden set as learning reads them: transcript, statuses and
-    the turns marked in evidence.csv (when there is one)."""
-    golden_set = read_golden(golden, rubric, settings=settings, progress=progress)
-    return golden_set.examples()
-
-
 @dataclass
 class GoldenSet:
     """A golden set read and checked: its labelled calls' transcripts, labels and evidence."""
@@ -688,10 +675,7 @@ class GoldenSet:
     labels: dict[str, dict[str, Label]]
     evidence: dict[str, dict[str, tuple[int, ...]]]
     transcripts: dict[str, Transcript]
-
-    @property
-    def has_evidence(self) -> bool:
-        return (self.golden / EVIDENCE_FILE).is_file()
+    has_evidence: bool  # the folder has evidence.csv: every turn that did an item is marked
 
     def examples(self, call_ids: Collection[str] | None = None) -> list[Example]:
         return [
@@ -739,7 +723,8 @@ def read_golden(
             failures.append(f"{path}: {e}")
     if failures:
         raise GoldenSetError(golden, failures)
-    return GoldenSet(golden, files, labels, evidence, transcripts)
+    has_evidence = (golden / EVIDENCE_FILE).is_file()
+    return GoldenSet(golden, files, labels, evidence, transcripts, has_evidence)
 
 
 def find_golden_calls(golden: Path) -> dict[str, Path]:

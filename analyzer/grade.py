@@ -213,8 +213,9 @@ class Grader:
     ) -> SentenceInputs:
         """What learning reads of a call: its sentences' turns, roles, embeddings and each
         item's zero-shot features (the roles decided as grading decides them, unless given)."""
-        if roles is None:
-            roles = self._roles_and_matches(transcript, rep)[0].roles
+        if roles is None:  # matched only when the rep has to be inferred
+            decision = known_roles(transcript, rep) or self._roles_and_matches(transcript, rep)[0]
+            roles = decision.roles
         sentences = self.matcher.split(transcript.turns)
         role = np.array([roles.get(s.speaker, "customer") for s in sentences], dtype=object)
         meaning = self.matcher.semantic_features(sentences)

@@ -39,6 +39,7 @@ import numpy as np
 from . import __version__
 from .calibration import AUTO_FEATURES, load_calibration, to_grader_scale
 from .errors import AnalyzerError, LearnedFileError, ModelError
+from .match import MEANING_OF
 from .rubric import Item, Rubric
 from .transcript import Transcript, Turn
 
@@ -357,9 +358,15 @@ def _choose_threshold(data: _ItemData, held_out: np.ndarray) -> float:
         return 0.5
     candidates = np.unique(np.quantile(z[finite], np.linspace(0.02, 0.98, 49)))
 
+    from .evaluate import cohen_kappa, confusion, f1  # the metrics the reports use
+
+    labels = ["met" if t else "missed" for t in truth]
+
     def quality(cut: float) -> float:
         said = z > cut
-        return _kappa(said, truth) + _f1(said, truth) - abs(float(said.mean() - truth.mean()))
+        pairs = [("met" if s else "missed", t) for s, t in zip(said, labels, strict=True)]
+        agreement = (cohen_kappa(pairs) or 0.0) + (f1(confusion(pairs)) or 0.0)
+        return agreement - abs(float(said.mean() - truth.mean()))
 
     cut = max(candidates, key=quality)
     return float(_sigmoid(np.array([cut]))[0])
@@ -382,17 +389,6 @@ def fit_logistic(
         if np.abs(step).max() < 1e-6:
             break
     return beta[1:], float(beta[0])
-
-
-def _kappa(a: np.ndarray, b: np.ndarray) -> float:
-    po = float((a == b).mean())
-    pe = float(a.mean() * b.mean() + (1 - a.mean()) * (1 - b.mean()))
-    return (po - pe) / (1 - pe) if pe < 1 else 0.0
-
-
-def _f1(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum() + b.sum())
-    return 2 * int((a & b).sum()) / total if total else 0.0
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -419,8 +415,6 @@ class SentenceInputs:
 
     def rows(self, item: Item) -> np.ndarray:
         """The sentences whose meaning the item reads (its party's, embedded)."""
-        from .match import MEANING_OF
-
         return np.nonzero(self.embedded & (self.roles == MEANING_OF[item.speaker]))[0]
 
 
@@ -587,7 +581,6 @@ def check_model(learned: Learned, model: str) -> None:
 
 def _phrase_design(grader: Any, item: Item) -> np.ndarray:
     """The item's phrases and text as sentences of its party: positive examples of it."""
-    from .match import MEANING_OF
     from .semantic import _plain
 
     role = MEANING_OF[item.speaker]

@@ -131,10 +131,9 @@ def main() -> None:
     clock = time.process_time if args.match == "fuzzy" else time.perf_counter
     learned = None
     if args.learned:
-        from analyzer.evaluate import golden_examples
-        from analyzer.learn import learn
+        from analyzer.learn import examples_from_golden, learn
 
-        learned = learn(golden_examples(ROOT / "samples", rubric), rubric)
+        learned = learn(examples_from_golden([ROOT / "samples"], rubric), rubric)
     started = time.perf_counter()
     grader = Grader(rubric, learned)
     setup = time.perf_counter() - started

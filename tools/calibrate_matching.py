@@ -46,7 +46,14 @@ from analyzer.calibration import (  # noqa: E402
     Logistic,
     to_grader_scale,
 )
-from analyzer.evaluate import cohen_kappa, read_golden  # noqa: E402
+from analyzer.evaluate import (  # noqa: E402
+    cohen_kappa,
+    confusion,
+    f1,
+    mean_absolute_error,
+    mean_bias,
+    read_golden,
+)
 from analyzer.grade import MET_THRESHOLD, PARTIAL_THRESHOLD, Grader  # noqa: E402
 from analyzer.learn import fit_logistic  # noqa: E402
 from analyzer.match import MEANING_OF  # noqa: E402
@@ -187,11 +194,10 @@ def grade_statuses(dev: DevSet, model: Logistic, calls: set[int]) -> dict[int, d
 
 
 def agreement(dev: DevSet, statuses: dict[int, dict[str, str]]) -> dict[str, float]:
+    """F1, kappa and the grade's error of these statuses against the person's, with the
+    metrics `analyzer evaluate` reports (the grade over every item: no phase is optional in a
+    development rubric)."""
     pairs = [(statuses[n][i], dev.status[dev.calls[n]][i]) for n in statuses for i in statuses[n]]
-    tp = sum(s in ("met", "partial") and m in ("met", "partial") for s, m in pairs)
-    fp = sum(s in ("met", "partial") and m not in ("met", "partial") for s, m in pairs)
-    fn = sum(s not in ("met", "partial") and m in ("met", "partial") for s, m in pairs)
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
     points = {item.id: item.points for item in dev.rubric.items}
     earn = {"met": 1.0, "partial": PARTIAL_CREDIT, "missed": 0.0, "na": 0.0}
     total = sum(points.values())
@@ -205,10 +211,10 @@ def agreement(dev: DevSet, statuses: dict[int, dict[str, str]]) -> dict[str, flo
         for n in statuses
     ]
     return {
-        "f1": round(f1, 3),
+        "f1": round(f1(confusion(pairs)) or 0.0, 3),
         "kappa": round(cohen_kappa(pairs) or 0.0, 3),
-        "mae": round(float(np.mean(np.abs(errors))), 1),
-        "bias": round(float(np.mean(errors)), 1),
+        "mae": round(mean_absolute_error(errors) or 0.0, 1),
+        "bias": round(mean_bias(errors) or 0.0, 1),
     }
 
 
