@@ -128,3 +128,14 @@ def real_semantic_model() -> Iterator[None]:
     _REAL_MODEL["on"] = True
     yield
     _REAL_MODEL["on"] = False
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz tally (tests/fuzzing.py): inputs tried per target, and how each ended."""
+    from fuzzing import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("fuzz: inputs per target")
+        for line in lines:
+            terminalreporter.write_line(line)
