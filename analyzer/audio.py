@@ -1,7 +1,9 @@
 """Decode audio files with PyAV into 16 kHz float32 arrays, in bounded chunks.
 
 Every failure a user can cause (a missing, empty, truncated or non-audio file, one that is too
-long) is an `AudioError` with a one-line problem text; PyAV's own exception is chained.
+long, a header declaring absurd values) is an `AudioError` with a one-line problem text; PyAV's
+own exception is chained. Every field PyAV reads from a header is checked against the bounds
+below before it is used, and every PyAV call is guarded where it is made (`_PYAV_ERRORS`).
 
 Truncation policy: a decode error on the *last* packet of a file (the partial frame a cut
 file ends with) is ignored and everything before it is kept; a decode or read error with more
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import stat
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +47,18 @@ _NOT_AUDIO = "not an audio file (could not be decoded)"
 _NO_STREAM = "no audio stream in the file"
 _NOTHING_DECODED = "truncated or corrupt audio (nothing could be decoded)"
 _NO_AUDIO = "no audio (0 seconds)"
+_UNCONVERTIBLE = "cannot be converted to 16 kHz"
+
+# What a header may declare and still be decoded: every value a phone system or a recorder
+# writes, none of the absurd ones a damaged or hostile header carries (FFmpeg accepts those and
+# fails, or crashes, later when asked to convert them).
+MAX_CHANNELS = 8  # 7.1 surround, the most any recorder writes; calls are mono or stereo
+MIN_RATE = 4_000  # Hz: below narrowband telephony's 8 kHz (old dictation devices use 6 kHz)
+MAX_RATE = 192_000  # Hz: the highest rate studio recorders write
+
+# What PyAV raises on a damaged or absurd stream: its own FFmpegError (and subclasses), and
+# ValueError, AttributeError, OverflowError or MemoryError for values it cannot represent.
+_PYAV_ERRORS = (av.FFmpegError, ValueError, AttributeError, OverflowError, MemoryError)
 # Packets probe_audio may read looking for a first decodable frame before giving up.
 _PROBE_PACKETS = 64
 _HASH_BLOCK = 1 << 20
@@ -67,11 +83,11 @@ def _hms(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def _check_file(path: Path) -> None:
-    """Refuse what PyAV should never be handed: missing, empty, or not a regular file.
+def _stat_regular(path: Path) -> int:
+    """The size of `path`; an error unless it is a regular file.
 
-    A FIFO or a device would make the demuxer block or read forever, so only regular files
-    get through.
+    A FIFO or a device would make a reader block or read forever, so only regular files get
+    through.
     """
     try:
         st = path.stat()
@@ -79,12 +95,68 @@ def _check_file(path: Path) -> None:
         raise AudioError(path, "no such file") from e
     except OSError as e:
         raise AudioError(path, f"cannot read the file ({e.strerror or e})") from e
-    if path.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise AudioError(path, "is a folder, not an audio file")
-    if not path.is_file():
+    if not stat.S_ISREG(st.st_mode):
         raise AudioError(path, "not a regular file")
-    if st.st_size == 0:
+    return st.st_size
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what PyAV should never be handed: missing, empty, or not a regular file."""
+    if _stat_regular(path) == 0:
         raise AudioError(path, "empty file (0 bytes)")
+
+
+def _unreadable(reason: str) -> str:
+    return f"not a readable audio stream ({reason})"
+
+
+def _shape_problem(sample_rate: int, channels: int) -> str | None:
+    """What is wrong with a stream's or a frame's rate and channel count, or None."""
+    if channels < 1:
+        return _unreadable(f"{channels} channels")
+    if channels > MAX_CHANNELS:
+        return f"{channels} channels; at most {MAX_CHANNELS} are supported"
+    if not MIN_RATE <= sample_rate <= MAX_RATE:
+        return f"sample rate {sample_rate:,} Hz; {MIN_RATE:,} to {MAX_RATE:,} Hz are supported"
+    return None
+
+
+def _no_codec_reason(path: Path) -> str:
+    """Why FFmpeg found no decoder for the stream, in a user's words: for a WAV, what its
+    `fmt ` chunk declares (FFmpeg itself does not say)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return "unknown codec"
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return "unknown codec"
+    at = 12
+    while at + 8 <= len(head):
+        chunk, size = head[at : at + 4], int.from_bytes(head[at + 4 : at + 8], "little")
+        if chunk == b"fmt " and at + 24 <= len(head):
+            tag, bits = struct.unpack_from("<H12xH", head, at + 8)
+            if bits == 0:
+                return "bits per sample 0"
+            if tag == 0xFFFE and size < 40:
+                return f"WAV extensible format header of {size} bytes, not 40"
+            return f"WAV format {tag:#06x} with {bits} bits per sample"
+        at += 8 + size + (size & 1)
+    return "unknown codec"
+
+
+def _check_stream(path: Path, stream: av.AudioStream) -> None:
+    """Refuse a stream whose header declares what cannot be decoded or converted."""
+    ctx = stream.codec_context
+    if ctx is None:
+        raise AudioError(path, _unreadable(_no_codec_reason(path)))
+    problem = _shape_problem(ctx.sample_rate, ctx.channels)
+    if problem is not None:
+        raise AudioError(path, problem)
+    if ctx.format is None or ctx.layout is None:
+        raise AudioError(path, _unreadable("no sample format"))
 
 
 def _open(path: Path) -> tuple[av.container.InputContainer, av.AudioStream]:
@@ -102,33 +174,38 @@ def _open(path: Path) -> tuple[av.container.InputContainer, av.AudioStream]:
         raise AudioError(path, "cannot read the file (permission denied)") from e
     except av.error.EOFError as e:
         raise AudioError(path, _NOTHING_DECODED) from e
-    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as e:
+    except (*_PYAV_ERRORS, OSError, UnicodeDecodeError) as e:
         raise AudioError(path, _NOT_AUDIO) from e
-    streams = container.streams.audio
-    if not streams:
+    try:
+        streams = container.streams.audio
+        if not streams:
+            raise AudioError(path, _NO_STREAM)
+        _check_stream(path, streams[0])
+    except _PYAV_ERRORS as e:
         container.close()
-        raise AudioError(path, _NO_STREAM)
-    stream = streams[0]
-    ctx = stream.codec_context
-    if ctx.sample_rate <= 0 or ctx.channels <= 0:
+        raise AudioError(path, _NOT_AUDIO) from e
+    except BaseException:
         container.close()
-        raise AudioError(path, _NOT_AUDIO)
-    return container, stream
+        raise
+    return container, streams[0]
 
 
 def _header_duration(
     path: Path, container: av.container.InputContainer, stream: av.AudioStream
 ) -> float | None:
-    """The duration the stream or container declares, or None when neither does."""
+    """The duration the stream or container declares, or None when neither does (or what it
+    declares is no number of seconds)."""
     duration: float | None = None
-    if stream.duration is not None and stream.time_base is not None and stream.duration >= 0:
+    if stream.duration is not None and stream.time_base and stream.duration >= 0:
         duration = float(stream.duration * stream.time_base)
     elif container.duration is not None and container.duration >= 0:
         duration = container.duration / av.time_base
+    if duration is None or not math.isfinite(duration):
+        return None
     ctx = stream.codec_context
-    if duration is not None and ctx.codec.canonical_name.startswith("pcm_") and ctx.bit_rate:
+    if ctx.codec.canonical_name.startswith("pcm_") and ctx.bit_rate and ctx.bit_rate > 0:
         # A cut WAV keeps the header of the whole recording; the bytes present are the truth.
-        duration = min(duration, path.stat().st_size * 8 / ctx.bit_rate)
+        duration = min(duration, _stat_regular(path) * 8 / ctx.bit_rate)
     return duration
 
 
@@ -146,7 +223,7 @@ def _count_duration(
             samples += frame.samples
             if max_duration is not None and samples / rate > max_duration:
                 raise AudioError(path, f"too long (> {_hms(max_duration)} limit)")
-    except av.FFmpegError as e:
+    except _PYAV_ERRORS as e:
         if samples == 0:
             raise AudioError(path, _NOTHING_DECODED) from e
     return samples / rate
@@ -161,7 +238,7 @@ def _first_frame_decodes(container: av.container.InputContainer, stream: av.Audi
             if packet.size and packet.decode():
                 return True
         return bool(stream.codec_context.decode(None))
-    except av.FFmpegError:
+    except _PYAV_ERRORS:
         return False
 
 
@@ -176,7 +253,10 @@ def probe_audio(path: str | Path, max_duration: float | None = None) -> AudioInf
     container, stream = _open(p)
     with container:
         ctx = stream.codec_context
-        duration = _header_duration(p, container, stream)
+        try:
+            duration = _header_duration(p, container, stream)
+        except _PYAV_ERRORS as e:
+            raise AudioError(p, _NOT_AUDIO) from e
         if duration is not None:
             if duration <= 0:
                 raise AudioError(p, _NO_AUDIO)
@@ -199,43 +279,58 @@ def probe_audio(path: str | Path, max_duration: float | None = None) -> AudioInf
 
 
 class _Decoder:
-    """Frames of one audio stream resampled to 16 kHz `fltp`, as (channels, n) arrays.
+    """Frames of one audio stream resampled to 16 kHz float32, as (channels, n) arrays.
 
     The resampler is rebuilt when the input format changes mid-stream (it happens in broken
-    files and concatenated recordings); the channel count of the first frame is kept.
+    files and concatenated recordings); the channel count of the first frame is kept. A frame
+    out of bounds, or one FFmpeg cannot convert, is an `AudioError`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path) -> None:
+        self._path = path
         self._resampler: av.AudioResampler | None = None
         self._key: tuple[str, str, int] | None = None
         self.channels: int | None = None
 
-    def _fit(self, array: np.ndarray) -> np.ndarray:
+    def _fit(self, frame: av.AudioFrame) -> np.ndarray:
+        # Packed samples, one row of n * channels: PyAV reads past the plane pointers of a
+        # planar frame of 8 channels or more (a segfault), never of a packed one.
+        count = frame.layout.nb_channels
+        array = frame.to_ndarray().reshape(-1, count).T
         if self.channels is None:
-            self.channels = min(array.shape[0], 2)
-        if array.shape[0] >= self.channels:
-            return array[: self.channels]
+            self.channels = min(count, 2)
+        if count >= self.channels:
+            return np.ascontiguousarray(array[: self.channels])
         return np.repeat(array[:1], self.channels, axis=0)
 
     def _drain(self, frames: list[av.AudioFrame]) -> list[np.ndarray]:
-        return [self._fit(f.to_ndarray()) for f in frames if f.samples]
+        return [self._fit(f) for f in frames if f.samples]
 
     def push(self, frame: av.AudioFrame) -> list[np.ndarray]:
-        key = (frame.format.name, frame.layout.name, frame.sample_rate)
-        out: list[np.ndarray] = []
-        if key != self._key:
-            out = self.flush()
-            # layout=None keeps the input's layout: the first two channels stay the first two
-            # (asking for "stereo" would downmix 5.1 instead).
-            self._resampler = av.AudioResampler(format="fltp", layout=None, rate=TARGET_RATE)
-            self._key = key
-        assert self._resampler is not None
-        return out + self._drain(self._resampler.resample(frame))
+        try:
+            problem = _shape_problem(frame.sample_rate, frame.layout.nb_channels)
+            if problem is not None:
+                raise AudioError(self._path, problem)
+            key = (frame.format.name, frame.layout.name, frame.sample_rate)
+            out: list[np.ndarray] = []
+            if key != self._key:
+                out = self.flush()
+                # layout=None keeps the input's layout: the first two channels stay the first
+                # two (asking for "stereo" would downmix 5.1 instead).
+                self._resampler = av.AudioResampler(format="flt", layout=None, rate=TARGET_RATE)
+                self._key = key
+            assert self._resampler is not None
+            return out + self._drain(self._resampler.resample(frame))
+        except _PYAV_ERRORS as e:
+            raise AudioError(self._path, _unreadable(_UNCONVERTIBLE)) from e
 
     def flush(self) -> list[np.ndarray]:
         if self._resampler is None:
             return []
-        out = self._drain(self._resampler.resample(None))
+        try:
+            out = self._drain(self._resampler.resample(None))
+        except _PYAV_ERRORS as e:
+            raise AudioError(self._path, _unreadable(_UNCONVERTIBLE)) from e
         self._resampler = None
         self._key = None
         return out
@@ -253,7 +348,7 @@ def iter_audio(path: str | Path, chunk_seconds: float = 300.0) -> Iterator[np.nd
     p = Path(path)
     chunk_n = max(1, round(chunk_seconds * TARGET_RATE))
     container, stream = _open(p)
-    decoder = _Decoder()
+    decoder = _Decoder(p)
     parts: list[np.ndarray] = []
     buffered = 0
     emitted = 0
@@ -274,7 +369,7 @@ def iter_audio(path: str | Path, chunk_seconds: float = 300.0) -> Iterator[np.nd
                 packet = next(packets)
             except StopIteration:
                 break
-            except av.FFmpegError as e:  # the container cannot be read on
+            except _PYAV_ERRORS as e:  # the container cannot be read on
                 corrupt = pending or (e, emitted + buffered)
                 break
             if packet.size == 0:  # the demuxer's end-of-stream marker
@@ -285,7 +380,7 @@ def iter_audio(path: str | Path, chunk_seconds: float = 300.0) -> Iterator[np.nd
             try:
                 for frame in packet.decode():
                     take(decoder.push(frame))
-            except av.FFmpegError as e:
+            except _PYAV_ERRORS as e:
                 pending = (e, emitted + buffered)
                 continue
             while buffered >= chunk_n:
@@ -297,7 +392,7 @@ def iter_audio(path: str | Path, chunk_seconds: float = 300.0) -> Iterator[np.nd
             try:
                 for frame in stream.codec_context.decode(None):
                     take(decoder.push(frame))
-            except av.FFmpegError:
+            except _PYAV_ERRORS:
                 pass  # flushing a cut stream: what came out before the error is kept
         take(decoder.flush())
 
@@ -359,8 +454,9 @@ def is_dual_mono(samples: np.ndarray) -> bool:
 
 
 def content_hash(path: str | Path) -> str:
-    """sha256 hex digest of the file's bytes, read in 1 MB blocks."""
+    """sha256 hex digest of the file's bytes, read in 1 MB blocks (a regular file's only)."""
     p = Path(path)
+    _stat_regular(p)
     digest = hashlib.sha256()
     try:
         with p.open("rb") as fh:

@@ -66,11 +66,12 @@ def keeps_contract(target: str, call: Callable[[], object]) -> object:
         if not multi_line and "\n" in str(error):
             tally["traceback"] += 1
             raise AssertionError(f"{target}: a message over several lines: {error!r}") from None
-        tally["own error"] += 1
-        result = error
+        outcome, result = "own error", error
     except Exception:
         tally["traceback"] += 1
         raise
+    else:
+        outcome = "result"
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -78,7 +79,7 @@ def keeps_contract(target: str, call: Callable[[], object]) -> object:
     if took > TIME_BOUND:
         tally["hang"] += 1
         raise AssertionError(f"{target}: took {took:.1f} s (bound {TIME_BOUND:.0f} s)")
-    tally["result"] += 1
+    tally[outcome] += 1
     return result
 
 

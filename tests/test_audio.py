@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 import tracemalloc
@@ -78,6 +79,34 @@ def write_wav_bytes(path: Path, rate: int, data: np.ndarray) -> Path:
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
     return path
+
+
+def riff_wav(
+    *,
+    tag: int = 1,
+    channels: int = 1,
+    rate: int = 8000,
+    bits: int = 16,
+    byte_rate: int | None = None,
+    block_align: int | None = None,
+    extension: bytes = b"",
+    payload: bytes = bytes(1600),
+    data_size: int | None = None,
+    fmt_size: int | None = None,
+    riff_size: int | None = None,
+) -> bytes:
+    """A WAV file byte by byte: RIFF header, a `fmt ` chunk (its 16 bytes, then `extension`),
+    a `data` chunk declaring `data_size` bytes (those of `payload` unless told) and `payload`.
+    Fields and sizes left out are those of a valid file."""
+    # What is left out is derived, wrapped as the header's 16- and 32-bit fields hold it.
+    align = (channels * max(bits, 8) // 8) & 0xFFFF if block_align is None else block_align
+    rate_bytes = (rate * align) & 0xFFFF_FFFF if byte_rate is None else byte_rate
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate_bytes, align, bits) + extension
+    fmt_size = len(fmt) if fmt_size is None else fmt_size
+    data_size = len(payload) if data_size is None else data_size
+    body = b"WAVEfmt " + struct.pack("<I", fmt_size) + fmt
+    body += b"data" + struct.pack("<I", data_size) + payload
+    return b"RIFF" + struct.pack("<I", len(body) if riff_size is None else riff_size) + body
 
 
 def peak_hz(channel: np.ndarray, rate: int = TARGET_RATE) -> float:
@@ -479,6 +508,90 @@ def test_chunk_seconds_must_be_positive(tmp_path: Path) -> None:
         next(iter_audio(path, chunk_seconds=0))
 
 
+# --- hostile headers (issue 15: a fuzzing probe of 14,000 audio headers) --------------------
+
+_UNREADABLE = "not a readable audio stream"
+# (id, the header's fields, the problem the user is told)
+BAD_HEADERS = [
+    ("bits-0", {"bits": 0, "block_align": 2}, f"{_UNREADABLE} (bits per sample 0)"),
+    ("format-0", {"tag": 0}, f"{_UNREADABLE} (WAV format 0x0000 with 16 bits per sample)"),
+    ("float-16-bit", {"tag": 3}, f"{_UNREADABLE} (WAV format 0x0003 with 16 bits per sample)"),
+    (
+        "extensible-short",
+        {"tag": 0xFFFE, "extension": struct.pack("<HH", 2, 0)},
+        f"{_UNREADABLE} (WAV extensible format header of 20 bytes, not 40)",
+    ),
+    (
+        "163-channels",
+        {"channels": 163, "payload": bytes(163 * 2 * 100)},
+        "163 channels; at most 8 are supported",
+    ),
+    ("0-channels", {"channels": 0, "block_align": 2}, f"{_UNREADABLE} (0 channels)"),
+    (
+        "486-mhz",
+        {"rate": 486_000_000},
+        "sample rate 486,000,000 Hz; 4,000 to 192,000 Hz are supported",
+    ),
+    ("3999-hz", {"rate": 3999}, "sample rate 3,999 Hz; 4,000 to 192,000 Hz are supported"),
+    ("192001-hz", {"rate": 192_001}, "sample rate 192,001 Hz; 4,000 to 192,000 Hz are supported"),
+    ("zero-length-data", {"payload": b""}, "no audio (0 seconds)"),
+    ("zero-length-data-declared-big", {"payload": b"", "data_size": 10**9}, "no audio (0 seconds)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"), [pytest.param(*h[1:], id=h[0]) for h in BAD_HEADERS]
+)
+def test_bad_wav_header_is_an_audio_error_in_time(
+    tmp_path: Path, fields: dict[str, object], message: str
+) -> None:
+    """Each header field the probe found crashing (AttributeError, FFmpeg errors at the end of
+    decoding: "internal error" in a batch) is now refused, fast, with what is wrong."""
+    path = tmp_path / "call.wav"
+    path.write_bytes(riff_wav(**fields))
+    for call in (probe_audio, load_audio):
+        started = time.perf_counter()
+        with pytest.raises(AudioError) as excinfo:
+            call(path)
+        assert time.perf_counter() - started < 5.0
+        assert str(excinfo.value) == f"{path}: {message}"
+
+
+def test_truncated_header_is_not_audio(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    path.write_bytes(riff_wav()[:30])  # cut inside the `fmt ` chunk
+    for call in (probe_audio, load_audio):
+        with pytest.raises(AudioError) as excinfo:
+            call(path)
+        assert str(excinfo.value) == f"{path}: not an audio file (could not be decoded)"
+
+
+def test_data_size_past_the_end_of_the_file_gives_the_audio_there(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    path.write_bytes(riff_wav(payload=bytes(1600), data_size=10**9))  # 0.1 s at 8 kHz
+    assert probe_audio(path).duration == pytest.approx(0.1)
+    assert load_audio(path).shape == (1, 1600)
+
+
+@pytest.mark.parametrize("rate", [4000, 192_000])
+@pytest.mark.parametrize("channels", [7, 8])
+def test_up_to_eight_channels_at_the_edge_rates_decode(
+    tmp_path: Path, channels: int, rate: int
+) -> None:
+    """8 channels used to crash the process (PyAV reads past the plane pointers of a planar
+    frame of 8 channels or more); the first two channels come out as for 6."""
+    data = tones(rate, 0.5, [300.0 * (c + 1) for c in range(channels)])
+    pcm = (data.T * 32767).astype("<i2").tobytes()
+    path = tmp_path / "call.wav"
+    path.write_bytes(riff_wav(channels=channels, rate=rate, payload=pcm))
+    info = probe_audio(path)
+    assert (info.channels, info.sample_rate) == (channels, rate)
+    audio = load_audio(path)
+    assert audio.shape == (2, TARGET_RATE // 2)
+    assert peak_hz(audio[0]) == pytest.approx(300, abs=5)
+    assert peak_hz(audio[1]) == pytest.approx(600, abs=5)
+
+
 # --- hash -----------------------------------------------------------------------------------
 
 
@@ -492,6 +605,15 @@ def test_content_hash(tmp_path: Path) -> None:
     other = tmp_path / "y.wav"
     other.write_bytes(data[:-1])
     assert content_hash(other) != content_hash(path)
+
+
+def test_content_hash_refuses_a_fifo_instead_of_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "call.wav"
+    os.mkfifo(fifo)
+    for call in (content_hash, probe_audio):
+        with pytest.raises(AudioError) as excinfo:
+            call(fifo)
+        assert str(excinfo.value) == f"{fifo}: not a regular file"
 
 
 # --- real recordings ------------------------------------------------------------------------
