@@ -165,3 +165,22 @@ def test_samples_all_score(tmp_path):
     grades = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(grades) >= 12
     assert all(g["phases"] for g in grades)
+
+
+def test_rubric_check_reads_utf16_and_refuses_duplicate_keys_and_deep_nesting(files):
+    utf16 = files / "utf16.yaml"
+    utf16.write_bytes(MINI_RUBRIC.encode("utf-16"))
+    ok = run("rubric", "check", utf16)
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith(f"{utf16}: ok - mini v1, 5 phases (2 optional)")
+    twice = files / "twice.yaml"
+    twice.write_text(MINI_RUBRIC.replace("pass_mark: 70\n", "pass_mark: 70\npass_mark: 10\n"))
+    deep = files / "deep.yaml"
+    deep.write_text("rubric: " + "[" * 1000 + "]" * 1000 + "\n")
+    for path, problem in [
+        (twice, "line 5: pass_mark: duplicate key (also line 4)"),
+        (deep, "line 1: nested more than 20 levels deep"),
+    ]:
+        result = run("rubric", "check", path)
+        assert result.exit_code == 1
+        assert result.stderr == f"Error: {path}: 1 problem\n  {problem}\n"
