@@ -4,21 +4,29 @@ A call is identified by the hash of its content (the recording, or the transcrip
 no recording). A call already graded against the same rubric version is skipped; a call whose
 transcript is stored but whose rubric changed is re-graded without transcribing again. Workers
 read, transcribe and grade; the parent process alone writes, one transaction per call, so a run
-killed at any moment leaves whole calls only and the next run finishes the rest. One run at a
-time holds the database (an OS file lock, released by the OS however the process ends).
+killed at any moment leaves whole calls only and the next run finishes the rest; a call that
+cannot be stored fails alone. One run at a time holds the database (an OS file lock beside its
+real file, released by the OS however the process ends). Workers never hold that lock, and die
+with the parent: a parent killed outright leaves no workers behind, and the next run can start.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import logging
+import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from . import semantic
@@ -45,6 +53,8 @@ log = logging.getLogger("analyzer.batch")
 
 FLAGS_TO_REVIEW = ("below_pass_mark", "critical_missed", "forbidden_said", "low_confidence")
 MEMORY_PER_TRANSCRIBER = 1.5 * 1024**3  # bytes a transcribing worker may use (model + audio)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies (Linux)
+PARENT_CHECK_SECONDS = 1.0  # off Linux, how often a worker looks for its parent
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ def run_batch(
             learned, load_rubric(rubric_path or config.grading.rubric or default_rubric_path())
         )
     with Store.open(db_path) as store, hold_lock(db_path):
-        stale = store.mark_stale_runs()
+        stale = store.mark_stale_runs(every=True)  # holding the lock: none of them is running
         if stale:
             log.info("%d earlier run(s) had been interrupted; finishing their work", stale)
         options = {"paths": [str(p) for p in paths], "since": since and since.isoformat()}
@@ -155,7 +165,11 @@ def _run(
             report.skipped += 1
             continue
         wanted = source.metadata.get("call_id") or source.path.name.split(".")[0]
-        job = CallJob(source, digest, store.call_id_for(digest, wanted), path)
+        try:  # an id the database cannot take (not valid Unicode) fails this call alone
+            job = CallJob(source, digest, store.call_id_for(digest, wanted), path)
+        except StoreError as e:
+            _fail(store, report, str(source.path), str(e))
+            continue
         (regrade if store.stored_transcript(digest) is not None else todo).append(job)
 
     total = len(todo) + len(regrade)
@@ -179,12 +193,13 @@ def _regrade(store: Store, jobs: list[CallJob], rubrics: _Rubrics) -> Iterator[C
         transcript = store.stored_transcript(job.content_hash)
         assert transcript is not None
         transcript.call_id = job.call_id
-        try:
-            grade = rubrics.grader(job.rubric_path).grade(transcript)
-        except AnalyzerError as e:
-            yield CallDone(job, error=_reason(e))
-            continue
-        yield CallDone(job, transcript, grade)
+        yield _attempt(job, partial(_grade_stored, rubrics, job, transcript))
+
+
+def _grade_stored(
+    rubrics: _Rubrics, job: CallJob, transcript: Transcript
+) -> tuple[Transcript, Grade]:
+    return transcript, rubrics.grader(job.rubric_path).grade(transcript)
 
 
 def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) -> Iterator[CallDone]:
@@ -196,8 +211,9 @@ def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) ->
     threads = max(1, (os.cpu_count() or 1) // workers)  # the embedding model's, per worker
     with ProcessPoolExecutor(
         max_workers=workers,
+        mp_context=_pool_context(),
         initializer=_start_worker,
-        initargs=(threads, semantic.settings(), _learned),
+        initargs=(threads, semantic.settings(), _learned, os.getpid()),
     ) as pool:
         pending: set[Future[CallDone]] = set()
         queue = iter(jobs)
@@ -214,17 +230,62 @@ def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) ->
                     pending.add(pool.submit(grade_job, next_job, settings))
 
 
+def _pool_context() -> multiprocessing.context.BaseContext | None:
+    """How workers start: forked by the batch itself on Linux (whatever Python's default), so
+    that their parent is the batch, to die with; elsewhere Python's default (spawn), which is."""
+    return multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+
+
 def _start_worker(
     threads: int,
     model: tuple[Path | None, int | None],
     learned: tuple[Path, Path] | None = None,
+    parent: int | None = None,
 ) -> None:
-    """Each worker: the parent's embedding model settings and learned file (whatever the start
+    """Each worker: without the parent's batch lock, bound to die with the parent (pid
+    `parent`), with the parent's embedding model settings and learned file (whatever the start
     method), and its share of the cores for the model, so that workers x threads = cores."""
+    release_inherited_locks()
+    if parent is not None:
+        die_with_parent(parent)
     semantic.configure(*model)
     semantic.set_threads(threads)
     if learned is not None:
         configure_learned(*learned)
+
+
+def die_with_parent(parent: int) -> None:
+    """End this process when the process `parent` ends, however it ends (kill -9 included).
+
+    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG; strictly, when
+    the thread that started this worker ends: the batch's own, which outlives its pool).
+    Elsewhere, a thread looks for the parent every PARENT_CHECK_SECONDS. A parent gone before
+    this ran ends it at once.
+    """
+    if not _kill_me_with_my_parent():
+        watcher = threading.Thread(
+            target=_watch_parent, args=(parent,), name="parent-watch", daemon=True
+        )
+        watcher.start()
+    if os.getppid() != parent:  # died before prctl: the worker was handed to another parent
+        os._exit(1)
+
+
+def _kill_me_with_my_parent() -> bool:
+    """Ask Linux for SIGKILL when the parent dies; False where that cannot be asked."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 # Per process (the parent's re-grades, each worker's calls), keyed by the rubric file as it is
@@ -255,18 +316,27 @@ def grader_for(path: Path, rubric: Rubric | None = None) -> Grader:
 
 def grade_job(job: CallJob, settings: TranscribeSettings) -> CallDone:
     """Worker side: one call from its files to a grade. Never raises for a bad call."""
-    try:
+
+    def work() -> tuple[Transcript, Grade]:
         transcript = _load(job, settings)
         transcript.call_id = job.call_id
-        grader = grader_for(job.rubric_path)
-        return CallDone(job, transcript, grader.grade(transcript))
+        return transcript, grader_for(job.rubric_path).grade(transcript)
+
+    return _attempt(job, work)
+
+
+def _attempt(job: CallJob, work: Callable[[], tuple[Transcript, Grade]]) -> CallDone:
+    """Grade one call (`work`), its failure recorded against it, unless it is not the call's."""
+    try:
+        transcript, grade = work()
     except (ModelError, LearnedFileError):
         raise  # not the call's fault: the whole run stops with the model's message
     except (AnalyzerError, OSError) as e:
         return CallDone(job, error=_reason(e))
     except Exception as e:  # a bug must not stop the night: record it against the call
         log.exception("unexpected error on %s", job.source.path)
-        return CallDone(job, error=f"internal error: {type(e).__name__}: {e}")
+        return CallDone(job, error=_internal(e))
+    return CallDone(job, transcript, grade)
 
 
 def _load(job: CallJob, settings: TranscribeSettings) -> Transcript:
@@ -304,10 +374,14 @@ def _store(store: Store, report: BatchReport, outcome: CallDone) -> None:
         duration=transcript.span_seconds,
         metadata={k: v for k, v in meta.items() if k not in ("rep", "date", "call_id")},
     )
-    try:
+    try:  # one transaction: a call that cannot be stored leaves nothing of itself behind
         store.save_call(record, transcript, grade, report.run_id)
     except StoreError as e:
         _fail(store, report, str(job.source.path), str(e))
+        return
+    except Exception as e:  # a bug must not stop the night (nor every night after it)
+        log.exception("unexpected error storing %s", job.source.path)
+        _fail(store, report, str(job.source.path), _internal(e))
         return
     report.graded.append((job.call_id, grade.grade, grade.flags))
     log.info(
@@ -346,6 +420,12 @@ def _reason(error: BaseException) -> str:
     if isinstance(error, InputError):
         return error.problem
     return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _internal(error: Exception) -> str:
+    """The one-line reason recorded for a call that met a bug."""
+    first = str(error).splitlines()[0] if str(error) else ""
+    return f"internal error: {type(error).__name__}" + (f": {first}" if first else "")
 
 
 def _call_day(source: CallSource) -> date:
@@ -390,25 +470,49 @@ class _Rubrics:
         return grader_for(path, self._loaded[path])
 
 
+# The descriptors of the batch locks this process holds: a forked worker closes its copies.
+_lock_fds: set[int] = set()
+
+
+def lock_path_for(db_path: Path) -> Path:
+    """The batch lock of a database: beside its real file, so that every path to the same
+    database (a symlink, `./x.db` or `/abs/x.db`) takes the same lock."""
+    return Path(os.path.realpath(db_path) + ".lock")
+
+
 @contextmanager
 def hold_lock(db_path: Path) -> Iterator[None]:
-    """One batch run per database at a time; a second one is refused with a clear message."""
-    lock_path = Path(str(db_path) + ".lock")
-    handle = lock_path.open("a+")
+    """One batch run per database at a time; a second one is refused with a clear message.
+
+    The lock is a flock on the lock file's open file description. Its descriptor is close-on-exec
+    and closed in forked workers (`release_inherited_locks`), so only this process holds it:
+    the lock ends with this process, whatever becomes of its workers.
+    """
+    fd = os.open(lock_path_for(db_path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
             raise BatchBusyError(
                 f"{db_path}: another batch run is using this database ({holder}); "
                 "wait for it to finish"
             ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
-        handle.flush()
+        holder = f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode(), 0)
+        _lock_fds.add(fd)
         yield
     finally:
-        handle.close()
+        _lock_fds.discard(fd)
+        os.close(fd)
+
+
+def release_inherited_locks() -> None:
+    """In a forked worker: close the copies of the parent's lock descriptors. The parent keeps
+    its lock (a flock belongs to the open file description, which the parent's own descriptor
+    keeps open), and the worker can no longer keep it past the parent's end."""
+    for fd in _lock_fds:
+        with suppress(OSError):
+            os.close(fd)
+    _lock_fds.clear()

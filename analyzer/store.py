@@ -16,11 +16,14 @@ write that changes them calls it in the same transaction, bumping the row's `ver
 review page's concurrency check). `calls(call_id)`, `grades(id)` and `item_results(grade_id,
 item_id)` stay stable: re-grading a call updates its suggested grade row in place (same id) and
 replaces only that grade's item results and evidence.
+
+Migration 3 gives each user the key their name is known by (`users.name_key`), unique.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -37,6 +40,8 @@ from .transcript import Transcript, transcript_from_dict
 
 if TYPE_CHECKING:  # importing the engine (spaCy, numpy) is not needed to read the database
     from .grade import Grade
+
+log = logging.getLogger("analyzer.store")
 
 BUSY_TIMEOUT_MS = 5000
 # Flags that put a call on the "needs a look" list (`list_calls(flagged=True)`), besides failing.
@@ -169,6 +174,7 @@ CREATE INDEX evidence_grade ON evidence(grade_id);
 """,
     ),
     (2, "users, sessions, tokens, reviews, disputes, audit log", lambda c: _migration_2(c)),
+    (3, "user name keys", lambda c: _migration_3(c)),
 ]
 
 REVIEW_TABLES = """
@@ -267,6 +273,36 @@ def _migration_2(conn: sqlite3.Connection) -> None:
         refresh_review(conn, call_id)
     if call_ids:  # statistics for the planner on a database that already has calls
         conn.execute("ANALYZE reviews")
+
+
+def _migration_3(conn: sqlite3.Connection) -> None:
+    """Users are known by `users.name_key` of their name, unique. Names were stored stripped and
+    unique regardless of ASCII case only, so two may share a key (`Élodie` and `élodie`, `ａｄａ`
+    and `ada`): the older account keeps its name, each later one is renamed `NAME#ID` (which
+    signs in with its own password, and can be removed by that name), with a warning."""
+    from .users import name_key  # the one rule for names; users.py is built on this module
+
+    conn.execute("ALTER TABLE users ADD COLUMN name_key TEXT NOT NULL DEFAULT ''")
+    users = conn.execute("SELECT id, name FROM users ORDER BY id").fetchall()
+    every_key = {name_key(name) for _, name in users}
+    taken: dict[str, str] = {}  # key -> the name that has it
+    for user_id, name in users:
+        new_name, key = name, name_key(name)
+        while key in taken or (new_name != name and key in every_key):
+            new_name = f"{new_name}#{user_id}"
+            key = name_key(new_name)
+        if new_name != name:
+            log.warning(
+                "user %r is renamed %r: the older user %r has the same name now",
+                name,
+                new_name,
+                taken[name_key(name)],
+            )
+        taken[key] = new_name
+        conn.execute(
+            "UPDATE users SET name = ?, name_key = ? WHERE id = ?", (new_name, key, user_id)
+        )
+    conn.execute("CREATE UNIQUE INDEX users_name_key ON users(name_key)")
 
 
 @dataclass(frozen=True)
@@ -372,8 +408,9 @@ class Store:
                 raise StoreError(
                     f"{self.path} is not an analyzer database (no tables)"
                     if current == 0
-                    else f"{self.path} has an older schema ({current} < {latest}); "
-                    "open it once without read-only to upgrade it"
+                    else f"{self.path} has an older schema ({current} < {latest}), which a "
+                    "command that only reads does not upgrade: run one that writes to it first "
+                    "(analyzer batch, analyzer serve)"
                 )
             self._migrate()
         conn.execute("PRAGMA foreign_keys = ON")
@@ -464,12 +501,15 @@ class Store:
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
-        """Serialise access and turn sqlite3 errors into StoreError."""
+        """Serialise access and turn sqlite3 errors, and values SQLite cannot take, into
+        StoreError (a write is rolled back whole by `_transaction` first)."""
         with self._lock:
             try:
                 yield
             except sqlite3.Error as exc:
                 raise store_error(self.path, exc, doing, readonly=self.readonly) from exc
+            except (UnicodeEncodeError, OverflowError) as exc:
+                raise unstorable_error(self.path, exc, doing) from exc
 
     @contextmanager
     def reading(self, doing: str) -> Iterator[sqlite3.Connection]:
@@ -680,11 +720,12 @@ class Store:
             return int(cursor.lastrowid or 0)
 
     def record_failure(self, run_id: int, path: str, reason: str) -> None:
-        """Record a file a batch run could not grade, and why."""
+        """Record a file a batch run could not grade, and why (text that is not valid Unicode,
+        such as a file name's undecodable bytes, kept as backslash escapes)."""
         with self._errors("recording a batch failure"), self._transaction() as conn:
             conn.execute(
                 "INSERT INTO batch_failures (run_id, path, reason, at) VALUES (?, ?, ?, ?)",
-                (run_id, str(path), reason, _now()),
+                (run_id, storable_text(str(path)), storable_text(reason), _now()),
             )
 
     def finish_run(
@@ -711,15 +752,34 @@ class Store:
             if cursor.rowcount == 0:
                 raise ValueError(f"no batch run {run_id} in {self.path}")
 
-    def mark_stale_runs(self) -> int:
-        """Mark runs left 'running' by a process that is gone (or unknown) as 'interrupted'."""
+    def mark_stale_runs(self, every: bool = False) -> int:
+        """Mark runs left 'running' by a process that is gone (or unknown) as 'interrupted';
+        with `every` (the caller holds the batch lock, so none can be running, whatever has
+        become of its pid), every run left 'running'.
+
+        What such a run did is recorded as the database shows it: the calls it graded and the
+        files it failed, and as its end the last thing it stored (when it was killed is not
+        known; it was alive then).
+        """
         with self._errors("marking interrupted batch runs"), self._transaction() as conn:
             rows = conn.execute("SELECT id, pid FROM batch_runs WHERE status = 'running'")
-            stale = [(run_id,) for run_id, pid in rows if pid is None or not pid_alive(int(pid))]
+            stale = [
+                (run_id,)
+                for run_id, pid in rows.fetchall()
+                if every or pid is None or not pid_alive(int(pid))
+            ]
             conn.executemany(
                 "UPDATE batch_runs SET status = 'interrupted', "
-                "finished_at = coalesce(finished_at, ?) WHERE id = ?",
-                [(_now(), run_id) for (run_id,) in stale],
+                "graded = (SELECT count(*) FROM grades g WHERE g.run_id = batch_runs.id "
+                "AND g.kind = 'suggested'), "
+                "failed = (SELECT count(*) FROM batch_failures f WHERE f.run_id = batch_runs.id), "
+                "finished_at = coalesce(finished_at, max(started_at, "
+                "coalesce((SELECT max(created_at) FROM grades g "
+                "WHERE g.run_id = batch_runs.id), ''), "
+                "coalesce((SELECT max(at) FROM batch_failures f "
+                "WHERE f.run_id = batch_runs.id), ''))) "
+                "WHERE id = ?",
+                stale,
             )
             return len(stale)
 
@@ -960,6 +1020,21 @@ def store_error(
     return StoreError(f"{path}: {message} (while {doing})")
 
 
+def unstorable_error(path: Path, exc: UnicodeEncodeError | OverflowError, doing: str) -> StoreError:
+    """The one-line StoreError for a value SQLite cannot take (a lone surrogate, a huge int)."""
+    if isinstance(exc, UnicodeEncodeError):
+        problem = f"text that is not valid Unicode ({exc.reason})"
+    else:
+        problem = f"a number too large ({exc})"
+    return StoreError(storable_text(f"{problem} while {doing} in {path}"))
+
+
+def storable_text(text: str) -> str:
+    """`text` as SQLite can store it: what is not valid Unicode (lone surrogates, e.g. a file
+    name's undecodable bytes) as backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id exists on this machine (unknown on Windows: True)."""
     if pid <= 0:
@@ -979,7 +1054,7 @@ def pid_alive(pid: int) -> bool:
 
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     if readonly:
-        target, uri = path.absolute().as_uri() + "?mode=ro", True
+        target, uri = _read_only_uri(path), True
     else:
         target, uri = str(path), False
     return sqlite3.connect(
@@ -989,6 +1064,26 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
         timeout=BUSY_TIMEOUT_MS / 1000,
         check_same_thread=False,  # the Store serialises use with its own lock
     )
+
+
+def _read_only_uri(path: Path) -> str:
+    """The URI to read `path` without writing anything, its folder included.
+
+    A reader of a WAL database needs its WAL index (`-shm`), which SQLite creates beside it: in
+    a folder it may not write, with no `-shm` there yet, the database is opened immutable
+    instead. That is safe only then: no `-shm` means no process has it open, and the `-wal`
+    must be empty (immutable ignores it), else it is refused with what to do.
+    """
+    uri = path.absolute().as_uri() + "?mode=ro"
+    if os.access(path.absolute().parent, os.W_OK) or Path(f"{path}-shm").exists():
+        return uri
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreError(
+            f"cannot read {path}: its folder is read-only and {wal.name} holds changes not yet "
+            "in the database; open it once where it can be written"
+        )
+    return uri + "&immutable=1"
 
 
 def _call_row(call: CallRecord, transcript: Transcript, grade: Grade) -> tuple[Any, ...]:

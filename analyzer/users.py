@@ -4,6 +4,10 @@ Passwords are stored as salted scrypt hashes (`scrypt$n$r$p$salt$hash`, base64 p
 purpose, and checked in constant time. Session cookies and API tokens are random 256-bit strings
 given to the user once; the database keeps only their SHA-256, so a copy of the database opens
 no accounts. Each session carries its own CSRF token, which every form must send back.
+
+A user name is shown as it was typed (spaces around it removed), and known by its key,
+`name_key`: the one rule for telling names apart (signing in, the login throttle, adding, finding
+and removing users). `Maria`, ` maria`, `maria` with a tab after it and `ｍａｒｉａ` are one user.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +54,16 @@ class Session:
     user: User
     csrf_token: str
     expires_at: str
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+
+def name_key(name: str) -> str:
+    """What tells user names apart: Unicode compatibility forms folded (NFKC), case folded,
+    spaces around it removed and runs of spaces inside it made one."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return " ".join(folded.split())
 
 
 # -- passwords -----------------------------------------------------------------------------------
@@ -102,9 +117,9 @@ def add_user(
     store: Store, name: str, role: str, password: str, rep_name: str | None = None
 ) -> User:
     """Create a user. A rep's `rep_name` defaults to `name` (it must match the calls' rep)."""
-    name = name.strip()
+    name, key = name.strip(), name_key(name)
     problems = []
-    if not name:
+    if not key:
         problems.append("the user name is empty")
     if role not in ROLES:
         problems.append(f"the role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -120,12 +135,12 @@ def add_user(
     password_hash = hash_password(password)
     now = _now()
     with store.writing(f"adding user {name}") as conn:
-        if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+        if conn.execute("SELECT 1 FROM users WHERE name_key = ?", (key,)).fetchone():
             raise UserError(f"a user named {name!r} already exists in {store.path}")
         cursor = conn.execute(
-            "INSERT INTO users (name, role, rep_name, password_hash, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (name, role, rep_name, password_hash, now),
+            "INSERT INTO users (name, name_key, role, rep_name, password_hash, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (name, key, role, rep_name, password_hash, now),
         )
     return User(int(cursor.lastrowid or 0), name, role, rep_name, now)
 
@@ -139,10 +154,11 @@ def list_users(store: Store) -> list[User]:
 
 
 def get_user(store: Store, name: str) -> User:
-    """The user called `name` (case ignored); UserError when there is none."""
+    """The user called `name` (as `name_key` tells names apart); UserError when there is none."""
     with store.reading(f"reading user {name}") as conn:
         row = conn.execute(
-            "SELECT id, name, role, rep_name, created_at FROM users WHERE name = ?", (name,)
+            "SELECT id, name, role, rep_name, created_at FROM users WHERE name_key = ?",
+            (name_key(name),),
         ).fetchone()
     if row is None:
         raise UserError(f"no user named {name!r} in {store.path}")
@@ -161,8 +177,9 @@ def authenticate(store: Store, name: str, password: str) -> User | None:
     """The user when name and password match, else None (the same work either way)."""
     with store.reading("signing in") as conn:
         row = conn.execute(
-            "SELECT id, name, role, rep_name, created_at, password_hash FROM users WHERE name = ?",
-            (name.strip(),),
+            "SELECT id, name, role, rep_name, created_at, password_hash FROM users "
+            "WHERE name_key = ?",
+            (name_key(name),),
         ).fetchone()
     if row is None:
         verify_password(password, _dummy_hash())  # no timing hint that the name is unknown

@@ -1,5 +1,6 @@
 """The nightly batch: idempotent, resumable, one run at a time, bad calls never stop the night."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,13 +14,21 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from analyzer.batch import CallJob, grade_job, hold_lock, run_batch
+from analyzer.batch import (
+    BatchReport,
+    CallJob,
+    _store,
+    grade_job,
+    hold_lock,
+    run_batch,
+)
 from analyzer.cli import main
 from analyzer.config import Config, GradingConfig
 from analyzer.discover import CallSource, discover_calls
 from analyzer.errors import BatchBusyError, StoreError
 from analyzer.settings import TranscribeSettings
 from analyzer.store import Store
+from analyzer.transcript import Turn
 
 from conftest import MINI_RUBRIC
 from helpers import TEXT_CALL
@@ -58,6 +67,70 @@ def config_for(rubric: Path) -> Config:
 def rows(db: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(db) as conn:
         return conn.execute(sql).fetchall()
+
+
+def batch_command(folder: Path, db: Path, rubric: Path, workers: int) -> list[str]:
+    """`analyzer batch` as a night's cron job runs it."""
+    return [
+        sys.executable,
+        "-m",
+        "analyzer.cli",
+        "batch",
+        str(folder),
+        "--db",
+        str(db),
+        "--rubric",
+        str(rubric),
+        "--workers",
+        str(workers),
+        "--quiet",
+        "--no-cache",
+    ]
+
+
+def a_long_night(tmp_path: Path, calls: int = 400) -> tuple[Path, Path]:
+    folder = tmp_path / "night"
+    folder.mkdir()
+    for i in range(calls):
+        (folder / f"2026-11-23_alex_{i:04d}.txt").write_text(CALL.replace("Twelve", f"{i} reps"))
+    rubric = tmp_path / "mini.yaml"
+    rubric.write_text(MINI_RUBRIC)
+    return folder, rubric
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process from /proc; None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    state, parent = stat.rsplit(")", 1)[1].split()[:2]
+    return state, int(parent)
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie, dead but not yet reaped, does not)."""
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] not in ("Z", "X")
+
+
+def children(pid: int) -> list[int]:
+    """The live processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _proc_stat(int(entry))
+            if stat is not None and stat[1] == pid and alive(int(entry)):
+                found.append(int(entry))
+    return sorted(found)
+
+
+def open_files(pid: int) -> set[str]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed meanwhile
+            found.add(os.readlink(fd))
+    return found
 
 
 def test_a_night_is_graded_once(night, tmp_path):
@@ -222,28 +295,9 @@ def test_since_keeps_later_calls_only(night, tmp_path):
 
 @pytest.mark.slow
 def test_kill_minus_nine_then_rerun_finishes_the_rest(tmp_path):
-    folder = tmp_path / "night"
-    folder.mkdir()
-    for i in range(400):
-        (folder / f"2026-11-23_alex_{i:04d}.txt").write_text(CALL.replace("Twelve", f"{i} reps"))
-    rubric = tmp_path / "mini.yaml"
-    rubric.write_text(MINI_RUBRIC)
+    folder, rubric = a_long_night(tmp_path)
     db = tmp_path / "calls.db"
-    cmd = [
-        sys.executable,
-        "-m",
-        "analyzer.cli",
-        "batch",
-        str(folder),
-        "--db",
-        str(db),
-        "--rubric",
-        str(rubric),
-        "--workers",
-        "1",
-        "--quiet",
-        "--no-cache",
-    ]
+    cmd = batch_command(folder, db, rubric, workers=1)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -272,6 +326,183 @@ def test_kill_minus_nine_then_rerun_finishes_the_rest(tmp_path):
         ("interrupted",),
         ("finished",),
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_kill_minus_nine_of_the_parent_alone_leaves_no_workers_and_frees_the_database(tmp_path):
+    """The nightly job killed outright (an OOM kill, `kill -9` of the pid in the lock file) while
+    its workers grade: the workers die with it, never held the lock, and the next run starts at
+    once, records the killed run as interrupted with what it did, and finishes the night."""
+    folder, rubric = a_long_night(tmp_path)
+    db = tmp_path / "calls.db"
+    cmd = batch_command(folder, db, rubric, workers=2)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    rerun: subprocess.Popen[str] | None = None
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            workers = children(proc.pid)
+            with contextlib.suppress(sqlite3.Error):
+                if len(workers) == 2 and rows(db, "select count(*) from grades")[0][0] >= 10:
+                    break
+        assert len(workers) == 2, "the batch did not start two workers"
+        lock = os.path.realpath(db) + ".lock"
+        assert all(lock not in open_files(w) for w in workers)  # only the parent has the lock
+        with pytest.raises(BatchBusyError), hold_lock(db):  # and it still holds it
+            pass
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+        rerun = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 2
+        while time.time() < deadline and any(alive(w) for w in workers):
+            time.sleep(0.05)
+        assert [w for w in workers if alive(w)] == [], "the killed batch's workers live on"
+        out, err = rerun.communicate(timeout=300)
+    finally:  # whatever failed, leave no batch running
+        for leftover in (proc, rerun):
+            if leftover is not None and leftover.poll() is None:
+                leftover.kill()
+                leftover.wait()
+        for worker in workers:
+            if alive(worker) and b"analyzer.cli" in Path(f"/proc/{worker}/cmdline").read_bytes():
+                os.kill(worker, signal.SIGKILL)
+    assert rerun.returncode == 0, err
+    assert "400 calls found" in out and ", 0 failed" in out
+    assert rows(db, "select count(*) from grades") == [(400,)]
+    (first, first_graded, first_started, first_ended), (second, *_) = rows(
+        db, "select status, graded, started_at, finished_at from batch_runs order by id"
+    )
+    assert (first, second) == ("interrupted", "finished")
+    # what the killed run did, as the database shows it: its grades, and when it stored the last
+    assert rows(db, "select count(*) from grades where run_id = 1") == [(first_graded,)]
+    assert 10 <= first_graded < 400
+    last_stored = rows(db, "select max(created_at) from grades where run_id = 1")[0][0]
+    assert first_started <= first_ended == last_stored
+
+
+def test_a_worker_whose_parent_is_already_gone_ends_at_once():
+    """A parent killed between starting a worker and the worker asking to die with it: the
+    worker finds another parent than the one it was started by, and ends at once."""
+
+    def worker(parent: str) -> subprocess.CompletedProcess[str]:
+        script = (
+            "import os\nfrom analyzer.batch import die_with_parent\n"
+            f"die_with_parent({parent})\nprint('still here')\n"
+        )
+        return subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
+
+    gone = worker(str(os.getpid() + 1_000_000))  # not this process: a parent that was
+    assert (gone.returncode, gone.stdout) == (1, "")
+    kept = worker("os.getppid()")
+    assert (kept.returncode, kept.stdout) == (0, "still here\n")
+
+
+def test_every_path_to_a_database_takes_the_same_lock(night, tmp_path, monkeypatch):
+    folder, rubric = night
+    db = tmp_path / "calls.db"
+    Store.open(db).close()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = elsewhere / "link.db"
+    link.symlink_to(db)
+    monkeypatch.chdir(tmp_path)
+    for other in (link, Path("calls.db"), Path("./calls.db"), elsewhere / ".." / "calls.db"):
+        with hold_lock(db), pytest.raises(BatchBusyError) as info:
+            run_batch([folder], config_for(rubric), other, workers=1)
+        assert str(info.value).startswith(
+            f"{other}: another batch run is using this database (pid {os.getpid()}, started "
+        )
+    with hold_lock(link), pytest.raises(BatchBusyError):  # and the other way round
+        run_batch([folder], config_for(rubric), db, workers=1)
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["link.db"]  # the lock is by the file
+    assert len(run_batch([folder], config_for(rubric), link, workers=1).graded) == 5
+
+
+def test_a_call_that_cannot_be_stored_fails_alone(night, tmp_path):
+    """Storing a call fails (here: text that is not valid Unicode, a lone surrogate): the call
+    is recorded as failed with why, nothing of it is stored, and the calls around it are."""
+    folder, rubric = night
+    db = tmp_path / "calls.db"
+    settings = TranscribeSettings(cache_dir=None)
+    outcomes = []
+    for n, path in enumerate(sorted(folder.iterdir())[:3]):
+        source = CallSource(None, path, {"rep": "Alex"})
+        outcomes.append(grade_job(CallJob(source, f"hash-{n}", path.stem, rubric), settings))
+    broken = outcomes[1].transcript
+    broken.turns[0] = Turn(broken.turns[0].speaker, "Hi Dana \ud800", 0.0, 5.0)
+    with Store.open(db) as store:
+        report = BatchReport(store.start_run({}))
+        for outcome in outcomes:
+            _store(store, report, outcome)
+        assert [call for call, _, _ in report.graded] == [
+            outcomes[0].job.call_id,
+            outcomes[2].job.call_id,
+        ]
+        reason = (
+            "text that is not valid Unicode (surrogates not allowed) "
+            f"while saving {outcomes[1].job.call_id} in {db}"
+        )
+        assert report.failed == [(str(outcomes[1].job.source.path), reason)]
+        assert [(f["path"], f["reason"]) for f in store.run_failures(report.run_id)] == [
+            (str(outcomes[1].job.source.path), reason)
+        ]
+    for table in ("calls", "transcripts", "grades", "reviews"):
+        assert rows(db, f"select call_id from {table} order by call_id") == [
+            (outcomes[0].job.call_id,),
+            (outcomes[2].job.call_id,),
+        ]
+
+
+def test_stored_transcripts_that_cannot_be_regraded_or_stored_fail_and_the_night_goes_on(
+    night, tmp_path
+):
+    """A new rubric version re-grades stored transcripts, two of which hold a lone surrogate
+    (not valid Unicode): one in its text (grading it fails), one in its metadata (storing it
+    fails). Every run records both as failed and finishes; their old grades stay."""
+    folder, rubric = night
+    db = tmp_path / "calls.db"
+    run_batch([folder], config_for(rubric), db, workers=1)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "update transcripts set transcript_json = replace(transcript_json, 'Twelve 2', "
+            "'Twelve \\ud800') where call_id = '2026-11-24_sam_3'"
+        )
+        conn.execute(
+            "update transcripts set transcript_json = json_set(transcript_json, '$.metadata', "
+            "json('{\"note\": \"\\ud800\"}')) where call_id = '2026-11-24_sam_4'"
+        )
+    rubric.write_text(MINI_RUBRIC.replace("version: 1", "version: 2"))
+    failed = [
+        (
+            str(folder / "2026-11-24_sam_3.txt"),
+            "internal error: UnicodeEncodeError: 'utf-8' codec can't encode character '\\ud800' "
+            "in position 0: surrogates not allowed",
+        ),
+        (
+            str(folder / "2026-11-24_sam_4.txt"),
+            "text that is not valid Unicode (surrogates not allowed) "
+            f"while saving 2026-11-24_sam_4 in {db}",
+        ),
+    ]
+    for graded in (3, 0):
+        report = run_batch([folder], config_for(rubric), db, workers=1)
+        assert (len(report.graded), report.failed) == (graded, failed)
+    assert rows(db, "select status, graded, failed from batch_runs order by id") == [
+        ("finished", 5, 0),
+        ("finished", 3, 2),
+        ("finished", 0, 2),
+    ]
+    assert rows(
+        db,
+        "select call_id, group_concat(rubric_version) from grades "
+        "where call_id like '%sam%' group by call_id order by call_id",
+    ) == [("2026-11-24_sam_3", "1"), ("2026-11-24_sam_4", "1")]
 
 
 def test_cli_batch_summary_exit_code_and_calls_listing(night, tmp_path):

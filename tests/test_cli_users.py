@@ -110,6 +110,25 @@ def test_users_add_refuses_a_taken_name_and_an_unknown_role(db: Path) -> None:
         assert [(u.name, u.role) for u in list_users(store)] == [("maria", "manager")]
 
 
+def test_users_are_one_name_however_it_is_typed(db: Path) -> None:
+    """`Admin1` is taken when `admin1` exists; spaces, tabs, case and full-width letters find
+    the same user to make a token for and to remove."""
+    assert add(db, "admin1", "admin").exit_code == 0
+    for variant in ("Admin1", "admin1\t", "ａｄｍｉｎ１"):
+        taken = add(db, variant, "manager")
+        assert (taken.exit_code, taken.stdout) == (1, "")
+        assert taken.stderr == f"Error: a user named {variant.strip()!r} already exists in {db}\n"
+    token = run("users", "token", " ADMIN1 ", "--db", db)
+    assert token.exit_code == 0
+    with Store.open(db) as store:
+        assert user_for_token(store, token.stdout.splitlines()[-1]).name == "admin1"
+        assert authenticate(store, "Ａｄｍｉｎ１\t", PASSWORD).name == "admin1"
+    removed = run("users", "remove", "ADMIN1\t", "--db", db)
+    assert (removed.exit_code, removed.stdout) == (0, "removed admin admin1\n")
+    with Store.open(db) as store:
+        assert list_users(store) == []
+
+
 def test_users_list(db: Path) -> None:
     empty = run("users", "list", "--db", db)
     assert empty.exit_code == 0

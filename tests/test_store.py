@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -111,7 +115,7 @@ def test_open_creates_a_wal_database_with_foreign_keys(db: Path) -> None:
 
 def test_migrations_are_recorded_once(db: Path) -> None:
     with Store.open(db) as store:
-        assert store.schema_version() == latest_version() == 2
+        assert store.schema_version() == latest_version() == 3
     with Store.open(db) as store:
         rows = store._conn.execute(
             "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
@@ -317,8 +321,9 @@ def test_readonly_open_of_an_older_schema(db: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(StoreError) as info:
         Store.open(db, readonly=True)
     assert str(info.value) == (
-        f"{db} has an older schema ({NEXT - 1} < {NEXT}); "
-        "open it once without read-only to upgrade it"
+        f"{db} has an older schema ({NEXT - 1} < {NEXT}), "
+        "which a command that only reads does not upgrade: run one that writes to it first "
+        "(analyzer batch, analyzer serve)"
     )
     empty = db.with_name("empty.db")
     empty.touch()
@@ -732,6 +737,195 @@ def test_mark_stale_runs(store: Store) -> None:
         "SELECT finished_at FROM batch_runs WHERE id = ?", (gone,)
     ).fetchone()[0]
     assert store.mark_stale_runs() == 0
+
+
+def test_under_the_batch_lock_every_run_left_running_is_interrupted_with_what_it_did(
+    store: Store, good
+) -> None:
+    """A batch run killed outright: its pid may live on in another process (reused, or the
+    workers that outlived it), but the next run holds the lock, so it is not running."""
+    transcript, grade = good
+    killed = store.start_run({})  # this process's pid: alive
+    store.save_call(record("a"), transcript, grade, killed)
+    store.record_failure(killed, "/calls/b.json", "not a transcript")
+    assert store.mark_stale_runs() == 0
+    assert store.mark_stale_runs(every=True) == 1
+    [run] = store.run_summaries()
+    last_stored = max(
+        store._conn.execute("SELECT created_at FROM grades").fetchone()[0],
+        store.run_failures(killed)[0]["at"],
+    )
+    assert (run["status"], run["graded"], run["failed"], run["finished_at"]) == (
+        "interrupted",
+        1,
+        1,
+        last_stored,
+    )
+    nothing = store.start_run({})
+    assert store.mark_stale_runs(every=True) == 1
+    [run, _] = store.run_summaries()
+    assert (run["id"], run["graded"], run["failed"]) == (nothing, 0, 0)
+    assert run["finished_at"] == run["started_at"]  # it stored nothing: alive when it began
+
+
+def test_a_value_sqlite_cannot_take_is_a_store_error_and_saves_nothing(store: Store, good) -> None:
+    transcript, grade = good
+    with pytest.raises(StoreError) as info:
+        store.save_call(record("a", customer="Acme \udc80"), transcript, grade)
+    assert str(info.value) == (
+        f"text that is not valid Unicode (surrogates not allowed) while saving a in {store.path}"
+    )
+    assert isinstance(info.value.__cause__, UnicodeEncodeError)
+    assert [count(store, t) for t in ("calls", "transcripts", "grades", "reviews")] == [0] * 4
+    run = store.start_run({})
+    store.record_failure(run, "/calls/\udcff.txt", "bad \ud800 text")  # kept, escaped
+    assert [(f["path"], f["reason"]) for f in store.run_failures(run)] == [
+        ("/calls/\\udcff.txt", "bad \\ud800 text")
+    ]
+
+
+# -- read-only folders ------------------------------------------------------------------------
+
+
+CLI_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
+    """(an empty folder, the command prefix that runs a command as its reader): the reader may
+    read the folder, and not write it once the test makes it read-only. chmod does not stop
+    root, so as root the reader is nobody (by setpriv), in a folder nobody may reach."""
+    if os.name != "posix":
+        pytest.skip("read-only folders by POSIX permissions")
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        try:
+            yield folder, []
+        finally:
+            folder.chmod(0o755)
+        return
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    probe = [*as_nobody, sys.executable, "-c", "import analyzer.cli"]
+    if shutil.which("setpriv") is None or subprocess.run(probe, cwd=ROOT, env=CLI_ENV).returncode:
+        pytest.skip("running as root, whom chmod does not stop, and Python cannot run as nobody")
+    base = Path(tempfile.mkdtemp(prefix="analyzer-ro-"))  # in /tmp: nobody may reach it
+    base.chmod(0o755)
+    try:
+        (base / "ro").mkdir()
+        yield base / "ro", as_nobody
+    finally:
+        (base / "ro").chmod(0o755)
+        shutil.rmtree(base)
+
+
+def run_cli(prefix: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`analyzer ARGS` in a process of its own, run through `prefix` (as another user)."""
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "analyzer.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=CLI_ENV,
+    )
+
+
+def test_read_commands_work_on_a_database_in_a_read_only_folder(
+    read_only_folder: tuple[Path, list[str]], good
+) -> None:
+    """`analyzer calls` and `analyzer export` read a database that its reader may not write
+    beside (a copied archive, a share mounted read-only), and leave the folder as it was."""
+    folder, reader = read_only_folder
+    transcript, grade = good
+    db = folder / "calls.db"
+    with Store.open(db) as store:
+        store.save_call(record("a", rep="Alex"), transcript, grade)
+    folder.chmod(0o555)
+    before = sorted(p.name for p in folder.iterdir())
+    assert before == ["calls.db"]
+    listed = run_cli(reader, "calls", "--db", str(db), "--format", "json")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert [json.loads(line)["call_id"] for line in listed.stdout.splitlines()] == ["a"]
+    exported = run_cli(reader, "export", "--db", str(db), "--all", "--format", "jsonl")
+    assert (exported.returncode, exported.stderr) == (0, "")
+    assert [json.loads(line)["call_id"] for line in exported.stdout.splitlines()] == ["a"]
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_a_read_only_folder_refuses_what_reading_cannot_do_with_one_line(
+    read_only_folder: tuple[Path, list[str]], good, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, reader = read_only_folder
+    transcript, grade = good
+    old = folder / "old.db"  # a schema older than this code's: upgrading it would write
+    with pytest.MonkeyPatch.context() as older:
+        older.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:-1])
+        Store.open(old).close()
+    # changes still in the WAL (copied while a writer had it open), and no WAL index
+    busy = folder / "busy.db"
+    with Store.open(folder / "live.db") as writer:
+        writer._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        writer.save_call(record("a"), transcript, grade)
+        shutil.copy(folder / "live.db", busy)
+        shutil.copy(folder / "live.db-wal", folder / "busy.db-wal")
+    folder.chmod(0o555)
+    listed = run_cli(reader, "calls", "--db", str(old))
+    assert (listed.returncode, listed.stdout) == (1, "")
+    assert listed.stderr == (
+        f"Error: {old} has an older schema ({latest_version() - 1} < {latest_version()}), "
+        "which a command that only reads does not upgrade: run one that writes to it first "
+        "(analyzer batch, analyzer serve)\n"
+    )
+    listed = run_cli(reader, "calls", "--db", str(busy))
+    assert (listed.returncode, listed.stdout) == (1, "")
+    assert listed.stderr == (
+        f"Error: cannot read {busy}: its folder is read-only and busy.db-wal holds changes not "
+        "yet in the database; open it once where it can be written\n"
+    )
+
+
+# -- user names --------------------------------------------------------------------------------
+
+
+def test_migration_3_keys_user_names_and_renames_the_later_of_two_that_are_now_one(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Version 2 stored names stripped, unique regardless of ASCII case only."""
+    from analyzer.users import get_user
+
+    with pytest.MonkeyPatch.context() as v2:
+        v2.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
+        with Store.open(db) as old:
+            old._conn.executemany(
+                "INSERT INTO users (name, role, password_hash, created_at) "
+                "VALUES (?, 'manager', 'x', '2026-01-01')",
+                [("Élodie",), ("maria",), ("élodie",), ("ＭＡＲＩＡ",), ("Ada Lovelace",)],
+            )
+    with caplog.at_level(logging.WARNING, logger="analyzer.store"), Store.open(db) as store:
+        assert store.schema_version() == 3
+        users = store._conn.execute("SELECT id, name, name_key FROM users ORDER BY id").fetchall()
+        assert users == [
+            (1, "Élodie", "élodie"),
+            (2, "maria", "maria"),
+            (3, "élodie#3", "élodie#3"),
+            (4, "ＭＡＲＩＡ#4", "maria#4"),
+            (5, "Ada Lovelace", "ada lovelace"),
+        ]
+        assert [r.getMessage() for r in caplog.records] == [
+            "user 'élodie' is renamed 'élodie#3': the older user 'Élodie' has the same name now",
+            "user 'ＭＡＲＩＡ' is renamed 'ＭＡＲＩＡ#4': the older user 'maria' has the same "
+            "name now",
+        ]
+        assert get_user(store, "ÉLODIE").id == 1
+        assert get_user(store, " ｍａｒｉａ ").id == 2
+        assert get_user(store, "élodie#3").id == 3
+        assert get_user(store, "ada  lovelace").id == 5
+        with pytest.raises(sqlite3.IntegrityError):
+            store._conn.execute(
+                "INSERT INTO users (name, name_key, role, password_hash, created_at) "
+                "VALUES ('Maria!', 'maria', 'rep', 'x', '2026-01-01')"
+            )
 
 
 # -- concurrency -----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from analyzer.users import (
     hash_password,
     list_users,
     make_token,
+    name_key,
     password_problem,
     remove_user,
     session_for,
@@ -239,6 +240,46 @@ def test_remove_user_deletes_sessions_and_tokens_but_keeps_the_audit_trail(
         with pytest.raises(UserError) as info:
             remove_user(store, "maria")
         assert str(info.value) == f"no user named 'maria' in {store.path}"
+
+
+# -- one name, however it is typed ---------------------------------------------------------------
+
+VARIANTS = ["Admin1", " admin1", "admin1 ", "admin1\t", "ADMIN1\n", "ａｄｍｉｎ１", "Ａdmin1 "]
+
+
+def test_name_key_ignores_spaces_around_case_and_compatibility_forms() -> None:
+    assert {name_key(v) for v in ["admin1", *VARIANTS]} == {"admin1"}
+    assert name_key("  Ada \t Lovelace ") == "ada lovelace"  # spaces inside: one
+    assert name_key("Straße") == name_key("STRASSE") == "strasse"
+    assert name_key("Élodie") == name_key("ÉLODIE") == name_key("e\u0301lodie") == "élodie"
+    assert name_key("ada") != name_key("adam")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_name_that_differs_in_spaces_case_or_form_is_taken(store: Store, variant: str) -> None:
+    first = add_user(store, "admin1", "admin", PASSWORD)
+    with pytest.raises(UserError) as info:
+        add_user(store, variant, "manager", PASSWORD)
+    assert str(info.value) == f"a user named {variant.strip()!r} already exists in {store.path}"
+    assert list_users(store) == [first]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_way_of_typing_a_name_finds_the_one_user(store: Store, variant: str) -> None:
+    admin = add_user(store, "admin1", "admin", PASSWORD)
+    other = add_user(store, "admin2", "admin", PASSWORD)
+    assert authenticate(store, variant, PASSWORD) == admin
+    assert get_user(store, variant) == admin
+    assert user_for_token(store, make_token(store, variant)) == admin
+    assert remove_user(store, variant) == admin
+    assert list_users(store) == [other]
+
+
+def test_a_name_is_shown_as_it_was_typed(store: Store) -> None:
+    user = add_user(store, "  Ada Lovelace\t", "manager", PASSWORD)
+    assert user.name == "Ada Lovelace"
+    assert [u.name for u in list_users(store)] == ["Ada Lovelace"]
+    assert get_user(store, "ada   LOVELACE").name == "Ada Lovelace"
 
 
 # -- signing in ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -416,6 +416,32 @@ def test_the_login_throttle_forgets_old_failures_and_successes() -> None:
     throttle.failed("maria")
     throttle.succeeded("maria")
     assert throttle.wait_seconds("maria") == 0
+
+
+NAME_VARIANTS = [" maria", "maria ", "maria\t", "MARIA", "ｍａｒｉａ"]  # spaces, case, full width
+
+
+def test_every_way_of_typing_a_name_shares_its_guesses_and_signs_in_as_that_user(
+    client: TestClient, db: Path
+) -> None:
+    """Five wrong passwords for maria, each typed another way: every way is paused (a variant
+    gets no guesses of its own), and once paused is over each one is maria."""
+    assert len(NAME_VARIANTS) == MAX_FAILED_LOGINS
+    for variant in NAME_VARIANTS:
+        assert login(client, variant, "a wrong guess").status_code == 401
+    for variant in ["maria", *NAME_VARIANTS, "Ｍaria\t "]:
+        paused = login(client, variant, PASSWORD)
+        assert paused.status_code == 429
+        assert "analyzer_session" not in paused.headers.get("set-cookie", "")
+    with TestClient(create_app(db)) as fresh:  # a restarted server: the pause is over
+        for variant in NAME_VARIANTS:
+            assert login(fresh, variant).status_code == 303
+            assert fresh.get("/api/me").json() == {
+                "name": "maria",
+                "role": "manager",
+                "rep_name": None,
+            }
+            fresh.cookies.clear()
 
 
 def test_a_second_try_after_a_wrong_password_works(client: TestClient) -> None:
@@ -1229,6 +1255,31 @@ def test_the_rep_of_the_call_may_hear_it_others_not(client: TestClient, db: Path
         assert b"RIFF" not in response.content
 
 
+def test_head_on_the_recording_sends_its_headers_without_the_body(
+    client: TestClient, seeded: Seeded, db: Path
+) -> None:
+    """What a player or a link checker asks first: HEAD, with the same checks as GET."""
+    signed_out = client.head("/calls/alex-good/audio", follow_redirects=False)
+    assert (signed_out.status_code, signed_out.headers["location"]) == (
+        303,
+        "/login?next=/calls/alex-good/audio",
+    )
+    signed_in(client, "maria")
+    head = client.head("/calls/alex-good/audio")
+    whole = client.get("/calls/alex-good/audio")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["content-length"] == str(len(seeded.audio.read_bytes()))
+    for name in ("content-type", "content-length", "accept-ranges", "etag", "last-modified"):
+        assert head.headers[name] == whole.headers[name]
+    assert head.headers["x-content-type-options"] == "nosniff"
+    assert client.head("/calls/alex-weak/audio").status_code == 404  # no recording
+    with TestClient(create_app(db)) as sam:
+        signed_in(sam, "sam")
+        refused = sam.head("/calls/alex-good/audio")
+        assert refused.status_code == 403
+        assert b"RIFF" not in refused.content
+
+
 def test_a_call_without_a_recording_has_no_audio(client: TestClient) -> None:
     signed_in(client, "maria")
     response = client.get("/calls/alex-weak/audio")
@@ -1266,6 +1317,50 @@ def test_no_path_reaches_another_file(client: TestClient, seeded: Seeded, path: 
     status, body = raw_get(client.app, path, client.cookies["analyzer_session"])
     assert status == 404
     assert not any(secret in body for secret in secrets)
+
+
+ODD_ID = "../../x?y=1#<b>"  # an id from before call ids were kept to a safe set
+ODD_PATH = "/calls/..%2F..%2Fx%3Fy%3D1%23%3Cb%3E"
+
+
+def test_a_call_with_an_odd_id_is_linked_whole_and_opens(
+    client: TestClient, db: Path, mini_rubric: Rubric
+) -> None:
+    transcript = make_call(SAM_CALL, call_id=ODD_ID, rep="Sam", started_at="2026-11-26T09:00:00")
+    record = CallRecord(
+        call_id=ODD_ID,
+        content_hash="hash-odd",
+        audio_path="alex-good.wav",
+        rep="Sam",
+        call_date="2026-11-26",
+    )
+    with Store.open(db) as store:
+        store.save_call(record, transcript, grade_call(transcript, mini_rubric))
+    signed_out = client.get(ODD_PATH, follow_redirects=False)
+    assert signed_out.headers["location"] == f"/login?next={quote(ODD_PATH, safe='/')}"
+    response = login(client, "maria", next=ODD_PATH)  # and back to it once signed in
+    assert (response.status_code, response.headers["location"]) == (303, ODD_PATH)
+
+    queue = client.get("/calls")
+    assert ODD_ID in [call for call, _, _ in queue_rows(queue.text)]
+    assert "<b>" not in queue.text
+    assert ODD_PATH in [a["href"] for a in Page(queue.text).find("a")]
+    page = client.get(ODD_PATH)
+    assert page.status_code == 200
+    assert f"{ODD_ID} unreviewed" in text(page.text)
+    # as a server hands it over (decoded: `/` and `..` in the path), with nothing tidied away
+    status, _ = raw_get(client.app, unquote(ODD_PATH), client.cookies["analyzer_session"])
+    assert status == 200
+    [player] = Page(page.text).find("audio", id="player")
+    assert player["src"] == f"{ODD_PATH}/audio"
+    assert client.get(player["src"]).content[:4] == b"RIFF"
+    confirmed = post_form(client, f"{ODD_PATH}/review", Page(page.text).form(f"{ODD_PATH}/review"))
+    assert confirmed.status_code == 303
+    after = client.get(confirmed.headers["location"])
+    assert by_id(after.text, "confirmed-notice").startswith(f"Confirmed {ODD_ID}: ")
+    notice = after.text.split('id="confirmed-notice"', 1)[1].split("</p>", 1)[0]
+    assert f'<a href="{ODD_PATH}">' in notice
+    assert query(db, "SELECT status FROM reviews WHERE call_id = ?", ODD_ID) == [("confirmed",)]
 
 
 # -- the JSON API --------------------------------------------------------------------------------

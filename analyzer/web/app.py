@@ -108,7 +108,7 @@ def create_app(db_path: str | Path, store: Store | None = None) -> FastAPI:
                 )
             return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
         if isinstance(exc, LoginRequired):
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            target = _raw_path(request) + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?next={_quote(target)}", status_code=303)
         return error_page(request, status, str(exc))
 
@@ -164,6 +164,12 @@ def _field_error(exc: ReviewError) -> dict[str, Any]:
 
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/api"
+
+
+def _raw_path(request: Request) -> str:
+    """The path as sent (`%2F` in a call id kept), for coming back to it after signing in."""
+    raw = request.scope.get("raw_path")
+    return raw.decode("latin-1") if raw else _quote(request.url.path)
 
 
 def _quote(path: str) -> str:

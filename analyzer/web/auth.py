@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import AnalyzerError
 from ..store import Store
-from ..users import Session, User, session_for, user_for_token
+from ..users import Session, User, name_key, session_for, user_for_token
 
 SESSION_COOKIE = "analyzer_session"
 LOGIN_CSRF_COOKIE = "analyzer_login_csrf"
@@ -44,7 +44,8 @@ class CsrfError(AnalyzerError):
 
 class LoginThrottle:
     """Failed sign-ins per user name, in memory: after MAX_FAILED_LOGINS within LOGIN_WINDOW
-    the name is refused until the oldest failure leaves the window (guessing gets slow)."""
+    the name is refused until the oldest failure leaves the window (guessing gets slow). Names
+    are counted by `name_key`, as signing in finds them: a variant gets no guesses of its own."""
 
     def __init__(self, clock: object = time.monotonic) -> None:
         self._clock = clock
@@ -54,19 +55,19 @@ class LoginThrottle:
     def wait_seconds(self, name: str) -> int:
         """0 when `name` may try to sign in, else the seconds until it may."""
         with self._lock:
-            recent = self._recent(name.casefold())
+            recent = self._recent(name_key(name))
             if len(recent) < MAX_FAILED_LOGINS:
                 return 0
             return max(1, int(recent[0] + LOGIN_WINDOW - self._now()))
 
     def failed(self, name: str) -> None:
         with self._lock:
-            key = name.casefold()
+            key = name_key(name)
             self._failures[key] = [*self._recent(key), self._now()]
 
     def succeeded(self, name: str) -> None:
         with self._lock:
-            self._failures.pop(name.casefold(), None)
+            self._failures.pop(name_key(name), None)
 
     def _recent(self, key: str) -> list[float]:
         cutoff = self._now() - LOGIN_WINDOW

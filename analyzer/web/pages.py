@@ -23,7 +23,7 @@ from .auth import (
     page_session,
     store_of,
 )
-from .render import PHASE_CLASSES, render
+from .render import PHASE_CLASSES, call_url, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -152,9 +152,22 @@ def queue_page(
 
 
 # -- one call ------------------------------------------------------------------------------------
+# A call id may hold anything, `/` included: links encode it whole (`render.call_url`) and the
+# routes take the rest of the path, the recording's before the page's (which would take
+# `ID/audio` for an id).
 
 
-@router.get("/calls/{call_id}")
+@router.api_route("/calls/{call_id:path}/audio", methods=["GET", "HEAD"])
+def call_audio(request: Request, call_id: str) -> Response:
+    """The call's registered recording, with range requests (the player seeks with them); HEAD
+    answers the same checks and headers without the body."""
+    session = page_session(request)
+    path = audio_file(store_of(request), call_id, session.user)
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type)
+
+
+@router.get("/calls/{call_id:path}")
 def call_page(request: Request, call_id: str) -> Response:
     session = page_session(request)
     request.state.session = session
@@ -162,7 +175,7 @@ def call_page(request: Request, call_id: str) -> Response:
     return _render_call(request, view)
 
 
-@router.post("/calls/{call_id}/review")
+@router.post("/calls/{call_id:path}/review")
 async def review_call(request: Request, call_id: str) -> Response:
     session = page_session(request)
     request.state.session = session
@@ -194,7 +207,7 @@ async def review_call(request: Request, call_id: str) -> Response:
     return RedirectResponse(f"/calls?{urlencode({'confirmed': call_id})}", status_code=303)
 
 
-@router.post("/calls/{call_id}/disputes")
+@router.post("/calls/{call_id:path}/disputes")
 async def dispute(request: Request, call_id: str) -> Response:
     session = page_session(request)
     request.state.session = session
@@ -218,16 +231,7 @@ async def dispute(request: Request, call_id: str) -> Response:
         view = call_view(store, call_id, session.user)
         status = 409 if isinstance(exc, ConflictError) else 422
         return _render_call(request, view, error=str(exc), status_code=status)
-    return RedirectResponse(f"/calls/{call_id}#disputes", status_code=303)
-
-
-@router.get("/calls/{call_id}/audio")
-def call_audio(request: Request, call_id: str) -> Response:
-    """The call's registered recording, with range requests (the player seeks with them)."""
-    session = page_session(request)
-    path = audio_file(store_of(request), call_id, session.user)
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type)
+    return RedirectResponse(call_url(call_id) + "#disputes", status_code=303)
 
 
 # -- helpers -------------------------------------------------------------------------------------

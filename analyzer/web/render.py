@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -32,6 +33,7 @@ def environment() -> Environment:
     env.filters["points"] = _points
     env.globals["version"] = __version__
     env.globals["flag_labels"] = FLAG_LABELS
+    env.globals["call_url"] = call_url
     return env
 
 
@@ -47,6 +49,13 @@ def render(
     }
     html = environment().get_template(template).render(full)
     return HTMLResponse(html, status_code=status_code)
+
+
+def call_url(call_id: str, action: str = "") -> str:
+    """The path of a call's page (or of its `action`: audio, review, disputes), its id encoded
+    whole: whatever it holds (`/`, `?`, `#`, `..`, `<`) stays the id and opens that call."""
+    path = "/calls/" + quote(call_id, safe="")
+    return f"{path}/{action}" if action else path
 
 
 def _points(value: float | None) -> str:
