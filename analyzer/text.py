@@ -11,7 +11,7 @@ lexicon of equivalent sales expressions ("put me through to" = "speak with") kep
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -76,6 +76,18 @@ _NUMERIC = re.compile(r"^\d+(?:[.,:]\d+)*(?:am|pm|k|%)?$")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 _WORDLIKE = re.compile(r"\w")
 
+# spaCy's tokenizer takes time quadratic (and worse) in the length of a run of characters without
+# a space, most of all a run of punctuation (brackets, quotes): 400 KB of "AAAA:" took minutes.
+# No such run is a word a rubric could match, so spaCy sees each one masked as "~~~~" (one token
+# of the same length, which folds to nothing; the sentence's text keeps what was said).
+MAX_WORD = 64  # characters of a run without spaces that spaCy sees as it is (longer than words,
+# e-mail addresses and hyphenated compounds)
+MAX_MARKS = 8  # characters of a run of punctuation and symbols ("?!?!", "...") seen as it is
+_LONG_RUN = re.compile(rf"\S{{{MAX_WORD + 1},}}+|[^\s\w]{{{MAX_MARKS + 1},}}+")
+# spaCy refuses a text over its max_length (1,000,000 characters), and a call's turns are joined
+# into one document: texts go to spaCy in documents of at most this many characters.
+DOC_CHARS = 200_000
+
 
 @dataclass(frozen=True)
 class Sentence:
@@ -101,13 +113,20 @@ class Normalizer:
         return self.sentences_of([text])[0]
 
     def sentences_of(self, texts: Sequence[str]) -> list[list[Sentence]]:
-        """`sentences` for many texts (a call's turns) in one spaCy pass.
+        """`sentences` for many texts (a call's turns) in a few spaCy passes.
 
-        The texts are joined into one document (spaCy's cost per document is most of the cost
-        of a short turn) and split back by character offset; a sentence never crosses a text.
+        The texts are joined into documents of up to DOC_CHARS characters (spaCy's cost per
+        document is most of the cost of a short turn) and split back by character offset; a
+        sentence never crosses a text (nor, in a text over DOC_CHARS, a piece of it).
         """
-        if not texts:
-            return []
+        out: list[list[Sentence]] = [[] for _ in texts]
+        for owners, pieces in _documents(texts):
+            for owner, found in zip(owners, self._sentences_of_document(pieces), strict=True):
+                out[owner].extend(found)
+        return out
+
+    def _sentences_of_document(self, texts: list[str]) -> list[list[Sentence]]:
+        """`sentences_of` for texts that fit in one spaCy document together (DOC_CHARS)."""
         joined = "\n".join(texts)
         bounds = []  # where each text starts in `joined`
         at = 0
@@ -116,7 +135,7 @@ class Normalizer:
             at += len(text) + 1
         bounds.append(at)
         out: list[list[Sentence]] = [[] for _ in texts]
-        doc = self.nlp(joined)
+        doc = self.nlp(mask_long_runs(joined))
         if not len(doc):
             return out
         current, words, first, last = 0, [], 0, 0
@@ -155,8 +174,11 @@ class Normalizer:
         return tuple(self._synonyms.fold(self._raw_tokens(PLACEHOLDER.sub(" ", text))))
 
     def _raw_tokens(self, text: str) -> list[str]:
-        doc = self.nlp.make_doc(text)
-        return list(self._fold_tokens(tok.text, tok.norm_) for tok in doc)
+        return [
+            self._fold_tokens(tok.text, tok.norm_)
+            for piece in _pieces(text)
+            for tok in self.nlp.make_doc(mask_long_runs(piece))
+        ]
 
     def _fold_tokens(self, text: str, norm: str) -> str:
         """One spaCy token -> its matching form ('' for punctuation and fillers)."""
@@ -217,6 +239,44 @@ class _SynonymTable:
                     out.append(word)  # "thirty four" is one number
                 i += 1
         return out
+
+
+def mask_long_runs(text: str) -> str:
+    """text with each run spaCy tokenizes slowly (MAX_WORD, MAX_MARKS) as "~" of its length."""
+    return _LONG_RUN.sub(lambda run: "~" * len(run[0]), text)
+
+
+def _pieces(text: str) -> list[str]:
+    """text cut into pieces of at most DOC_CHARS characters: after a sentence end where there
+    is one (in the piece's second half), else at a space, else anywhere."""
+    pieces = []
+    while len(text) > DOC_CHARS:
+        low = DOC_CHARS // 2
+        cut = max(text.rfind(end, low, DOC_CHARS) for end in (". ", "? ", "! "))
+        cut = cut + 2 if cut >= 0 else text.rfind(" ", low, DOC_CHARS) + 1
+        cut = cut or DOC_CHARS
+        pieces.append(text[:cut])
+        text = text[cut:]
+    pieces.append(text)
+    return pieces
+
+
+def _documents(texts: Sequence[str]) -> Iterator[tuple[list[int], list[str]]]:
+    """The texts (cut into pieces when long) in groups that join to at most DOC_CHARS
+    characters: for each group, the index of the text each piece is from, and the pieces."""
+    owners: list[int] = []
+    pieces: list[str] = []
+    size = 0
+    for owner, text in enumerate(texts):
+        for piece in _pieces(text):
+            if pieces and size + len(piece) > DOC_CHARS:
+                yield owners, pieces
+                owners, pieces, size = [], [], 0
+            owners.append(owner)
+            pieces.append(piece)
+            size += len(piece) + 1
+    if pieces:
+        yield owners, pieces
 
 
 def _read_synonyms() -> dict[str, list[str]]:

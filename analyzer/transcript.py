@@ -7,6 +7,7 @@ grading engine reads nothing else. The JSON shape is the contract in DESIGN.md.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -70,22 +71,24 @@ _TRANSCRIPT_FIELDS = tuple(
 
 
 def transcript_from_dict(data: dict[str, Any], default_call_id: str) -> Transcript:
-    """Build a Transcript from the project JSON shape. Raises ValueError/TypeError/KeyError."""
+    """Build a Transcript from the project JSON shape. Raises ValueError/TypeError/KeyError,
+    with a message in a user's words ("turn 3: start "abc" is not a number of seconds")."""
     turns = []
     for i, raw in enumerate(data["turns"]):
+        where = f"turn {i + 1}"
         if not isinstance(raw, dict):
-            raise TypeError(f"turns[{i}] is not an object")
+            raise TypeError(f"{where} is not an object")
         role = str(raw.get("role") or "unknown")
         if role not in ROLES:
-            raise ValueError(f"turns[{i}].role: {role!r} is not one of {', '.join(ROLES)}")
+            raise ValueError(f"{where}: role {_shown(role)} is not one of {', '.join(ROLES)}")
         turns.append(
             Turn(
                 speaker=str(raw.get("speaker") or "Speaker"),
                 text=str(raw.get("text") or ""),
-                start=_opt_float(raw.get("start"), f"turns[{i}].start"),
-                end=_opt_float(raw.get("end"), f"turns[{i}].end"),
+                start=_opt_float(raw.get("start"), f"{where}: start"),
+                end=_opt_float(raw.get("end"), f"{where}: end"),
                 role=role,
-                channel=None if raw.get("channel") is None else int(raw["channel"]),
+                channel=_opt_channel(raw.get("channel"), f"{where}: channel"),
             )
         )
     source = data.get("source") or {}
@@ -113,15 +116,39 @@ def write_transcript_json(transcript: Transcript, path: str | Path) -> None:
     tmp.replace(path)
 
 
-def _opt_float(value: Any, where: str) -> float | None:
+def _opt_float(value: Any, what: str) -> float | None:
+    """A number of seconds (a number or a numeric string) or None; ValueError naming `what`."""
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise TypeError(f"{where} is not a number")
-    number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError(f"{where} is not a finite number")
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise TypeError
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{what} {_shown(value)} is not a number of seconds") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} {_shown(value)} is not a finite number of seconds")
     return number
+
+
+def _opt_channel(value: Any, what: str) -> int | None:
+    """An audio channel (0, 1, ...: a whole number, maybe written 1.0 or "1") or None."""
+    if value is None:
+        return None
+    number = value
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 4:
+        number = int(value.strip())
+    elif isinstance(value, float) and value.is_integer() and 0 <= value < 10_000:
+        number = int(value)
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < 10_000:
+        raise ValueError(f"{what} {_shown(value)} is not a channel number (0, 1, ...)")
+    return number
+
+
+def _shown(value: Any) -> str:
+    """A value as it was written in the JSON, cut to fit in a one-line message."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def format_clock(seconds: float) -> str:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,7 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyzer.errors import TranscriptError
-from analyzer.readers import READERS, detect_format, get_reader, read_transcript
+from analyzer.grade import Grader
+from analyzer.readers import (
+    MAX_CALL_CHARS,
+    MAX_TURNS,
+    READERS,
+    detect_format,
+    get_reader,
+    read_transcript,
+)
+from analyzer.rubric import Rubric
+from analyzer.text import get_normalizer
 from analyzer.transcript import ROLES, Transcript
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/transcripts"
@@ -756,6 +771,256 @@ def test_too_large(tmp_path: Path) -> None:
 def test_error_chains_its_cause(tmp_path: Path) -> None:
     error = assert_error(write(tmp_path, "b.json", "{oops"), "invalid JSON")
     assert isinstance(error.__cause__, json.JSONDecodeError)
+
+
+# --- text that cannot be stored: lone surrogates ------------------------------------------
+
+
+def assert_storable(transcript: Transcript) -> None:
+    """Every string valid Unicode: what the database and the tokenizer need."""
+    for turn in transcript.turns:
+        turn.speaker.encode("utf-8")
+        turn.text.encode("utf-8")
+    json.dumps(transcript.to_dict(), ensure_ascii=False).encode("utf-8")
+
+
+def test_lone_surrogates_in_json_become_replacement_characters(tmp_path: Path) -> None:
+    raw = (
+        '{"rep": "Rep\\ud800", "metadata": {"customer": "Acme\\udfff"}, "turns": ['
+        '{"speaker": "Rep\\ud800", "text": "Hi \\udc00there"},'
+        '{"speaker": "Bob", "text": "Smile \\ud83d\\ude00"}]}'
+    )
+    t = read(tmp_path, "s.json", raw)
+    assert rows(t) == [("Rep\ufffd", "Hi \ufffdthere"), ("Bob", "Smile 😀")]
+    assert t.rep == "Rep\ufffd" and t.metadata == {"customer": "Acme\ufffd"}
+    assert_storable(t)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"segments": [{"speaker": "A\ud800", "text": "hi\udfff", "start": 0, "end": 1}]},
+        [{"participantId": "A\ud800", "text": "hi\udfff"}],
+        {"Transcript": [{"ParticipantRole": "AGENT", "Content": "hi\udfff"}]},
+        [{"speaker": "A\ud800", "text": "hi\udfff"}],
+    ],
+    ids=["whisper", "azure", "aws", "segments"],
+)
+def test_lone_surrogates_in_every_json_shape(tmp_path: Path, document: object) -> None:
+    t = read(tmp_path, "s.json", json.dumps(document))  # json.dumps writes "\ud800" escapes
+    assert t.turns[0].text == "hi\ufffd"
+    assert_storable(t)
+
+
+def test_a_file_name_python_cannot_decode_is_stored_as_valid_text(tmp_path: Path) -> None:
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.txt"))
+    path.write_text("Alice: hi\nBob: yo\n")
+    t = read_transcript(path)
+    assert t.source["path"].endswith("/caf\ufffd.txt")
+    assert_storable(t)
+
+
+# --- limits of what is graded --------------------------------------------------------------
+
+
+def project_call(turns: int, text: str = "Hello.") -> str:
+    return json.dumps({"turns": [{"speaker": "AB"[i % 2], "text": text} for i in range(turns)]})
+
+
+def test_too_many_turns(tmp_path: Path) -> None:
+    path = write(tmp_path, "long.json", project_call(50_000))
+    error = assert_error(path)
+    assert str(error) == f"{path}: the call has 50,000 turns; at most 20,000 are graded"
+    assert len(read(tmp_path, "most.json", project_call(MAX_TURNS)).turns) == MAX_TURNS
+
+
+def test_too_much_speech(tmp_path: Path) -> None:
+    path = write(tmp_path, "talk.txt", "Alice: " + "word " * 120_000 + "\nBob: ok\n")
+    error = assert_error(path)
+    assert str(error) == (
+        f"{path}: the call has 600,001 characters of speech; at most 500,000 are graded"
+    )
+    text = "x" * (MAX_CALL_CHARS // 2)
+    assert read(tmp_path, "most.json", project_call(2, text)).turns[1].text == text
+
+
+def test_a_text_over_the_tokenizers_limit_is_split_into_its_sentences() -> None:
+    text = "Hello there. " * 80_000  # 1,040,000 characters: spaCy alone refuses it
+    long, short = get_normalizer().sentences_of([text, "Bye now."])
+    assert len(long) == 80_000 and {s.text for s in long} == {"Hello there."}
+    assert [(s.text, s.tokens) for s in short] == [("Bye now.", ("bye", "now"))]
+
+
+# --- time linear in the size: no regex backtracks without bound ---------------------------
+
+MEGABYTE = 1_000_000
+RUNS = [
+    "[",
+    "(",
+    "*",
+    ":",
+    "A" * 39 + ":",
+    "<",
+    "<v.",
+    "12:34:",
+    " ",
+    "\n",
+    "'",
+    "1",
+    "&#1",
+    "# x ",
+    "__x ",
+    "[a](",
+    "**A:",
+    "- a (",
+    "Bob: hi. ",
+    "A:\n",
+]
+
+
+def run_of(unit: str, size: int = MEGABYTE) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def in_a_file(suffix: str, run: str) -> str:
+    """run where each format reads speech: a plain file, a Markdown turn, a cue, a turn."""
+    if suffix == ".md":
+        return "**A:** hi\n" + run
+    if suffix == ".srt":
+        return "1\n00:00:01,000 --> 00:00:02,000\n" + run
+    if suffix == ".vtt":
+        return "WEBVTT\n\n00:01.000 --> 00:02.000\n" + run
+    if suffix == ".json":
+        return json.dumps({"segments": [{"speaker": run, "text": run, "start": 0}]})
+    return run
+
+
+def within(seconds: float, call: Callable[[], object]) -> float:
+    """How long call took; AssertionError at twice `seconds` (a catastrophic regex never ends)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise AssertionError(f"stopped after {2 * seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, 2 * seconds)
+    started = time.perf_counter()
+    try:
+        call()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return time.perf_counter() - started
+
+
+def read_or_refuse(path: Path) -> None:
+    with contextlib.suppress(TranscriptError):
+        read_transcript(path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".srt", ".vtt", ".json"])
+@pytest.mark.parametrize("unit", RUNS)
+def test_a_megabyte_of_one_run_reads_in_seconds(tmp_path: Path, suffix: str, unit: str) -> None:
+    path = write(tmp_path, f"run{suffix}", in_a_file(suffix, run_of(unit)))
+    took = within(5.0, lambda: read_or_refuse(path))
+    assert took < 5.0, f"{unit!r} in {suffix}: {took:.1f} s"
+
+
+@pytest.mark.slow
+def test_a_long_run_without_spaces_grades_in_seconds(tmp_path: Path, mini_rubric: Rubric) -> None:
+    path = write(tmp_path, "run.txt", ("A" * 39 + ":") * 10_000)  # took 111 s
+    took = within(5.0, lambda: Grader(mini_rubric).grade(read_transcript(path)))
+    assert took < 5.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unit", ["[", "'", "a'", "'a", "*", "<", "—", "12:"])
+def test_runs_spacy_tokenizes_slowly_are_masked(unit: str) -> None:
+    text = run_of(unit, 450_000)  # just under the limit of a call
+    took = within(5.0, lambda: get_normalizer().sentences_of([text, f"a {text} b"]))
+    assert took < 5.0, f"{unit!r}: {took:.1f} s"
+
+
+def test_a_masked_run_keeps_the_words_and_the_text() -> None:
+    plain, noisy = get_normalizer().sentences_of(
+        ["Can we book a demo on Thursday?", "Can we book a demo " + "[" * 1000 + " on Thursday?"]
+    )
+    assert [s.tokens for s in noisy] == [s.tokens for s in plain]
+    assert noisy[0].text == "Can we book a demo " + "[" * 1000 + " on Thursday?"
+
+
+# --- messages in a user's words ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("turn", "problem"),
+    [
+        ({"start": "abc"}, 'turn 3: start "abc" is not a number of seconds'),
+        ({"end": [1]}, "turn 3: end [1] is not a number of seconds"),
+        ({"start": "inf"}, 'turn 3: start "inf" is not a finite number of seconds'),
+        ({"channel": "left"}, 'turn 3: channel "left" is not a channel number (0, 1, ...)'),
+        ({"channel": -1}, "turn 3: channel -1 is not a channel number (0, 1, ...)"),
+        ({"role": "boss"}, 'turn 3: role "boss" is not one of rep, customer, unknown'),
+        ({"start": 5, "end": 1}, "turn 3: end 1 is before start 5"),
+    ],
+)
+def test_project_json_problems_name_the_turn(tmp_path: Path, turn: dict, problem: str) -> None:
+    turns = [{"speaker": "A", "text": "x"}, {"speaker": "B", "text": "y"}]
+    path = write(
+        tmp_path, "p.json", json.dumps({"turns": [*turns, {"speaker": "A", "text": "z", **turn}]})
+    )
+    assert str(assert_error(path)) == f"{path}: {problem}"
+
+
+def test_project_json_channels_written_as_text_or_float(tmp_path: Path) -> None:
+    turns = [
+        {"speaker": "A", "text": "x", "channel": "1"},
+        {"speaker": "B", "text": "y", "channel": 0.0},
+    ]
+    t = read(tmp_path, "c.json", json.dumps({"turns": turns}))
+    assert [turn.channel for turn in t.turns] == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        (
+            "n.json",
+            '{"turns": [{"speaker": "A", "text": "x", "start": 1' + "0" * 5000 + "}]}",
+            "invalid JSON: a number has too many digits",
+        ),
+        (
+            "d.json",
+            '{"duration": "long", "turns": [{"speaker": "A", "text": "x"}]}',
+            'duration "long" is not a number of seconds',
+        ),
+        (
+            "aws.json",
+            '{"SpeechSegments": 7, "ConversationAnalytics": [1]}',
+            "no turns found (empty transcript)",
+        ),
+        (
+            "ref.srt",
+            "1\n00:00:01,000 --> 00:00:02,000\nA: &#" + "1" * 5000 + ";\n",
+            "no turns found (empty transcript)",
+        ),
+    ],
+)
+def test_bad_values_are_said_in_a_users_words(
+    tmp_path: Path, name: str, content: str, problem: str
+) -> None:
+    path = write(tmp_path, name, content)
+    assert str(assert_error(path)) == f"{path}: {problem}"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom(tmp_path: Path, encoding: str) -> None:
+    raw = "Alice: café — ok\nBob: fine\n".encode(encoding)
+    assert rows(read(tmp_path, "u.txt", raw)) == [("Alice", "café — ok"), ("Bob", "fine")]
+
+
+def test_binary_data_with_nuls_is_still_binary(tmp_path: Path) -> None:
+    assert_error(write(tmp_path, "z.txt", b"\x00" * 4000), "not a transcript (binary data)")
 
 
 # --- the shared corpus ---------------------------------------------------------------------

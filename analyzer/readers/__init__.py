@@ -2,19 +2,22 @@
 
 `read_transcript(path)` is the one entry point: it checks the file, decodes it, detects the
 format from the extension and the content, runs the reader and returns a Transcript with at
-least one turn, or raises `TranscriptError` (one line, "PATH: problem") and nothing else.
+least one turn and at most `MAX_TURNS` turns and `MAX_CALL_CHARS` characters of speech, or
+raises `TranscriptError` (one line, "PATH: problem") and nothing else. Its text is valid Unicode:
+decoding never yields a lone surrogate, and JSON's "\ud800" escapes are mended where JSON is
+parsed (`_common.parse_json`).
 """
 
 from __future__ import annotations
 
 import codecs
-import json
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 from analyzer.audio import AUDIO_SUFFIXES
 from analyzer.errors import TranscriptError
+from analyzer.readers._common import parse_json
 from analyzer.readers.jsonfmt import READERS_JSON, json_shape
 from analyzer.readers.plain import read_text
 from analyzer.readers.subtitles import looks_like_subtitles, read_srt, read_vtt
@@ -23,10 +26,13 @@ from analyzer.transcript import Transcript
 __all__ = [
     "AUDIO_SUFFIXES",
     "MAX_BYTES",
+    "MAX_CALL_CHARS",
+    "MAX_TURNS",
     "READERS",
     "decode_bytes",
     "detect_format",
     "get_reader",
+    "is_binary",
     "read_transcript",
 ]
 
@@ -55,6 +61,12 @@ ALIASES = {
     "markdown": "text",
 }
 MAX_BYTES = 50 * 1024 * 1024
+# What one call may hold to be graded. A two-hour call is ~2,000 turns and ~120,000 characters
+# (fast speech, 170 words a minute); these allow ten times the turns and four times the speech,
+# and keep a call far below what the grading engine's tokenizer takes in one piece (spaCy's
+# max_length, 1,000,000 characters; text.py also feeds it in pieces).
+MAX_TURNS = 20_000  # turns in one call
+MAX_CALL_CHARS = 500_000  # characters of speech (turn text) in one call
 
 
 def get_reader(name: str) -> Reader:
@@ -73,8 +85,8 @@ def detect_format(path: Path, text: str) -> str:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            data = json.loads(stripped)
-        except (ValueError, RecursionError):
+            data = parse_json(stripped)
+        except ValueError:
             data = None
         # a bare list counts only if it holds objects: "[1]" or "[00:12] hi" are text
         if isinstance(data, dict) or (
@@ -93,7 +105,9 @@ def detect_format(path: Path, text: str) -> str:
 
 
 def decode_bytes(data: bytes) -> str:
-    """UTF-8 (BOM or not), UTF-16/32 with a BOM; otherwise cp1252, then latin-1."""
+    """UTF-8 (BOM or not), UTF-16/32 with a BOM, UTF-16 without one; else cp1252, then latin-1.
+
+    Never yields a lone surrogate: every decoding here is strict or has none to yield."""
     for bom, encoding in (
         (codecs.BOM_UTF32_LE, "utf-32"),
         (codecs.BOM_UTF32_BE, "utf-32"),
@@ -106,6 +120,8 @@ def decode_bytes(data: bytes) -> str:
                 return data.decode(encoding)
             except UnicodeDecodeError:
                 break
+    if (utf16 := _utf16_without_bom(data)) is not None:
+        return utf16
     for encoding in ("utf-8", "cp1252"):
         try:
             return data.decode(encoding)
@@ -114,7 +130,25 @@ def decode_bytes(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def _is_binary(text: str) -> bool:
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 text that has no BOM (mostly ASCII: every other byte a NUL), or None."""
+    sample = data[:4096]
+    pairs = len(sample) // 2
+    if pairs < 2:
+        return None
+    even = sample[0::2].count(0)  # NULs in the high byte of UTF-16-BE ASCII
+    odd = sample[1::2].count(0)  # ... of UTF-16-LE ASCII
+    for nuls, others, encoding in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if nuls >= 0.6 * pairs and others <= 0.05 * pairs:
+            try:
+                return data[: len(data) // 2 * 2].decode(encoding)
+            except UnicodeDecodeError:
+                return None
+    return None
+
+
+def is_binary(text: str) -> bool:
+    """Whether decoded text is binary data: a NUL, or control characters over a tenth of it."""
     if "\x00" in text:
         return True
     sample = text[:100_000]
@@ -170,7 +204,7 @@ def _read(path: Path, fmt: str | None) -> Transcript:
     if len(data) > MAX_BYTES:
         raise TranscriptError(path, "too large for a transcript (over 50 MB)")
     text = decode_bytes(data)
-    if _is_binary(text):
+    if is_binary(text):
         raise TranscriptError(path, "not a transcript (binary data)")
     if not text.strip():
         raise TranscriptError(path, "no turns found (empty transcript)")
@@ -181,9 +215,21 @@ def _read(path: Path, fmt: str | None) -> Transcript:
 
 
 def _check(transcript: Transcript, path: Path) -> None:
-    """The promises every reader keeps; a broken one is a bug, reported as a bad file."""
+    """The promises every reader keeps (a broken one is a bug, reported as a bad file), and the
+    limits of what is graded."""
     if not transcript.turns:
         raise TranscriptError(path, "no turns found (empty transcript)")
+    turns = len(transcript.turns)
+    if turns > MAX_TURNS:
+        raise TranscriptError(
+            path, f"the call has {turns:,} turns; at most {MAX_TURNS:,} are graded"
+        )
+    chars = sum(len(turn.text) for turn in transcript.turns)
+    if chars > MAX_CALL_CHARS:
+        raise TranscriptError(
+            path,
+            f"the call has {chars:,} characters of speech; at most {MAX_CALL_CHARS:,} are graded",
+        )
     for i, turn in enumerate(transcript.turns):
         problem = None
         if not turn.text.strip() or not turn.speaker.strip():

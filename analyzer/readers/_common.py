@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ NON_SPEECH_WORDS = frozenset(
 
 STAMP_CORE = r"(?:\d{1,2}:)?\d{1,3}:\d{2}(?:[.,]\d{1,3})?"
 # A time stamp in brackets, [01:02] or (1:02:03.5); and one that may also be bare, 00:12.
-BRACKETED_STAMP = rf"(?:\[\s*{STAMP_CORE}\s*\]|\(\s*{STAMP_CORE}\s*\))"
+BRACKETED_STAMP = rf"(?:\[\s*+{STAMP_CORE}\s*+\]|\(\s*+{STAMP_CORE}\s*+\))"
 STAMP = rf"(?:{BRACKETED_STAMP}|{STAMP_CORE})"
 
 _NAME_WORD = re.compile(r"\w[\w'’.\-]*")
@@ -62,17 +64,68 @@ _TITLES = frozenset(
 )
 _NOT_NAMES = frozenset({"http", "https", "ftp", "mailto", "www"})
 
+# A lone surrogate (legal in JSON as "\ud800", and in file names Python cannot decode) is no
+# character: it cannot be saved, encoded or tokenised. Text that may hold one is mended here.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAY_HOLD_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+
 _BRACKETED = re.compile(
     r"\[([^\[\]\n]{1,60})\]|\(([^()\n]{1,60})\)|<([^<>\n]{1,40})>|(?<!\*)\*([^*\n]{1,80})\*(?!\*)"
 )
 _SENTENCE_END = re.compile(r"(?:^|[.!?…]['\"”’)\]]*|[—–]|--)\s*$")
+_WORD_CHAR = re.compile(r"\w")
 _CONTROL_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000\r\n\f\v]+")
+
+
+def valid_text(text: str) -> str:
+    """text as valid Unicode: a surrogate pair becomes its character, a lone one U+FFFD."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def parse_json(text: str) -> Any:
+    """A JSON document with every string in it (keys too) valid Unicode (`valid_text`).
+
+    Raises ValueError with the problem in a user's words, on one line."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from e
+    except RecursionError as e:
+        raise ValueError("too deeply nested to read") from e
+    except ValueError as e:  # an integer of more digits than Python converts
+        raise ValueError("invalid JSON: a number has too many digits") from e
+    return _valid_strings(data) if _MAY_HOLD_SURROGATE.search(text) else data
+
+
+def _valid_strings(data: Any) -> Any:
+    """`valid_text` on every string in parsed JSON, in place (no recursion: nesting is deep)."""
+    if isinstance(data, str):
+        return valid_text(data)
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            pairs = list(enumerate(node))
+        elif isinstance(node, dict):
+            pairs = list(node.items())
+            node.clear()
+        else:
+            continue
+        for key, value in pairs:
+            if isinstance(value, str):
+                value = valid_text(value)
+            elif isinstance(value, list | dict):
+                stack.append(value)
+            node[valid_text(key) if isinstance(key, str) else key] = value
+    return data
 
 
 def role_for(speaker: str) -> str:
     """rep / customer for generic labels like "Agent" or "Caller 2"; otherwise unknown."""
-    label = re.sub(r"[\s_\-]+", " ", speaker.strip().lower())
-    label = re.sub(r"\s*\d+$", "", label).strip()
+    label = re.sub(r"[\s_\-]+", " ", speaker.strip().lower()).strip()
+    label = label.rstrip("0123456789").rstrip()  # "caller 2" -> "caller" (no regex: "1" * 10**6)
     if label in REP_LABELS:
         return "rep"
     if label in CUSTOMER_LABELS:
@@ -80,6 +133,7 @@ def role_for(speaker: str) -> str:
     return "unknown"
 
 
+@lru_cache(maxsize=4096)  # a call names its few speakers on every line
 def is_name(text: str) -> bool:
     """Whether text looks like a speaker label: 1-4 words, e.g. "Speaker 1", "Dr. Smith"."""
     words = text.split()
@@ -132,7 +186,7 @@ def clean_text(text: str) -> str:
         text = re.sub(r"([—–])\s*[—–]", r"\1", text)
         text = re.sub(r"\s+([,.!?;:])", r"\1", text)
         text = re.sub(r"^[\s,.;:—–\-]+(?=\w)", "", text).strip()
-    return text if re.search(r"\w", text) else ""
+    return text if _WORD_CHAR.search(text) else ""
 
 
 def clean_speaker(speaker: str, default: str = "Unknown") -> str:
@@ -212,7 +266,7 @@ def merge_turns(turns: list[Turn], max_gap: float | None = None) -> list[Turn]:
 
 def default_call_id(path: Path) -> str:
     """The file name without its (last) extension: a.b.json -> a.b."""
-    return path.stem or path.name or "call"
+    return valid_text(path.stem or path.name) or "call"
 
 
 def build(
@@ -229,7 +283,7 @@ def build(
         raise TranscriptError(path, "no turns found (empty transcript)")
     merged_source = dict(source or {})
     merged_source["format"] = fmt
-    merged_source["path"] = str(path)
+    merged_source["path"] = valid_text(str(path))
     return Transcript(
         call_id=call_id or default_call_id(path),
         turns=turns,

@@ -4,7 +4,6 @@ Amazon Transcribe (standard and Call Analytics) and "segments" lists (Harper Val
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,11 +12,14 @@ from typing import Any
 from analyzer.errors import TranscriptError
 from analyzer.readers._common import (
     build,
+    default_call_id,
     finish_turns,
     language_code,
     merge_turns,
     number,
+    parse_json,
     role_for,
+    valid_text,
 )
 from analyzer.transcript import Transcript, Turn, transcript_from_dict
 
@@ -44,11 +46,19 @@ _SEGMENT_KEYS = frozenset(
 
 def load_json(text: str, path: Path) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise TranscriptError(
-            path, f"invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
-        ) from e
+        return parse_json(text)
+    except ValueError as e:  # the parser's own error is the cause
+        raise TranscriptError(path, str(e)) from (e.__cause__ or e)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """value when it is a JSON object, else an empty one (a document of the wrong shape)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    """value when it is a JSON list, else an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def json_shape(data: Any) -> str | None:
@@ -107,14 +117,19 @@ def read_project_json(text: str, path: Path) -> Transcript:
     data = load_json(text, path)
     if not isinstance(data, dict) or not isinstance(data.get("turns"), list):
         raise _unrecognised(data, path)
-    transcript = transcript_from_dict(data, path.stem or path.name)
+    try:
+        transcript = transcript_from_dict(data, default_call_id(path))
+    except (ValueError, TypeError) as e:
+        raise TranscriptError(path, str(e)) from e
     for i, turn in enumerate(transcript.turns):
         if turn.start is not None and turn.end is not None and turn.end < turn.start:
-            raise ValueError(f"turns[{i}]: end {turn.end:g} is before start {turn.start:g}")
+            raise TranscriptError(
+                path, f"turn {i + 1}: end {turn.end:g} is before start {turn.start:g}"
+            )
     transcript.turns = finish_turns(transcript.turns, infer_roles=False)
     if not transcript.turns:
         raise TranscriptError(path, "no turns found (empty transcript)")
-    transcript.source = {**transcript.source, "format": "json", "path": str(path)}
+    transcript.source = {**transcript.source, "format": "json", "path": valid_text(str(path))}
     return transcript
 
 
@@ -161,7 +176,7 @@ def read_azure(text: str, path: Path) -> Transcript:
     metadata: dict[str, Any] = {}
     if isinstance(data, dict):
         items = data.get("conversationItems")
-        conversations = (data.get("analysisInput") or {}).get("conversations")
+        conversations = _obj(data.get("analysisInput")).get("conversations")
         if items is None and isinstance(conversations, list):
             found = [c for c in conversations if isinstance(c, dict) and c.get("conversationItems")]
             if found:
@@ -201,7 +216,7 @@ def read_aws(text: str, path: Path) -> Transcript:
         raise _unrecognised(data, path)
     turns = _aws_items(results)
     if not turns:
-        for entry in results.get("transcripts") or []:
+        for entry in _list(results.get("transcripts")):
             if isinstance(entry, dict) and entry.get("transcript"):
                 turns.append(Turn(speaker="Speaker 1", text=str(entry["transcript"])))
     metadata = {"job_name": str(data["jobName"])} if data.get("jobName") else {}
@@ -211,14 +226,14 @@ def read_aws(text: str, path: Path) -> Transcript:
 
 def _aws_call_analytics(data: dict[str, Any], path: Path) -> Transcript:
     """Post Call Analytics output: SpeechSegments with SegmentSpeaker spk_N."""
-    analytics = data.get("ConversationAnalytics") or {}
+    analytics = _obj(data.get("ConversationAnalytics"))
     names = {
         str(label.get("Speaker")): str(label.get("DisplayText"))
-        for label in analytics.get("SpeakerLabels") or []
+        for label in _list(analytics.get("SpeakerLabels"))
         if isinstance(label, dict) and label.get("DisplayText")
     }
     turns = []
-    for seg in data.get("SpeechSegments") or []:
+    for seg in _list(data.get("SpeechSegments")):
         if not isinstance(seg, dict):
             continue
         label = str(seg.get("SegmentSpeaker") or "Unknown")
@@ -283,16 +298,16 @@ class _Word:
 def _aws_items(results: dict[str, Any]) -> list[Turn]:
     """Standard job output: words in results.items, grouped into turns by speaker or channel."""
     words: list[_Word] = []
-    channels = (results.get("channel_labels") or {}).get("channels")
+    channels = _obj(results.get("channel_labels")).get("channels")
     if isinstance(channels, list) and channels:
         groups: list[list[_Word]] = []  # a word with the punctuation that follows it
         for channel in channels:
             if not isinstance(channel, dict):
                 continue
             label = str(channel.get("channel_label") or "ch_0")
-            digits = "".join(ch for ch in label if ch.isdigit())
-            index = int(digits) if digits else None
-            for item in channel.get("items") or []:
+            digits = "".join(ch for ch in label if ch in "0123456789")
+            index = int(digits) if 0 < len(digits) <= 4 else None  # "ch_1"; not 5,000 digits
+            for item in _list(channel.get("items")):
                 word = _word(item, label, index)
                 if word.punctuation and groups:
                     groups[-1].append(word)
@@ -303,7 +318,7 @@ def _aws_items(results: dict[str, Any]) -> list[Turn]:
     else:
         speakers = _speaker_map(results)
         last = "Speaker 1"
-        for item in results.get("items") or []:
+        for item in _list(results.get("items")):
             if isinstance(item, dict):
                 label = item.get("speaker_label") or speakers.get(str(item.get("start_time")))
                 last = str(label or last)
@@ -342,11 +357,10 @@ def _word(item: Any, speaker: str, channel: int | None) -> _Word:
 def _speaker_map(results: dict[str, Any]) -> dict[str, str]:
     """start_time -> speaker_label from results.speaker_labels.segments[].items[]."""
     mapping: dict[str, str] = {}
-    segments = (results.get("speaker_labels") or {}).get("segments") or []
-    for segment in segments:
+    for segment in _list(_obj(results.get("speaker_labels")).get("segments")):
         if not isinstance(segment, dict):
             continue
-        for item in segment.get("items") or []:
+        for item in _list(segment.get("items")):
             if isinstance(item, dict) and item.get("speaker_label"):
                 mapping[str(item.get("start_time"))] = str(item["speaker_label"])
     return mapping
@@ -407,16 +421,16 @@ def _sibling_metadata(path: Path, sid: str) -> tuple[dict[str, str], dict[str, A
     names: dict[str, str] = {}
     fields: dict[str, Any] = {"metadata": {}}
     sibling = path.parent / f"{sid}.metadata.json"
-    if not sid or sibling == path:
+    if not sid or Path(sid).name != sid or sibling == path:  # "../x" names no sibling
         return names, fields
     try:
-        meta = json.loads(sibling.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
+        meta = parse_json(sibling.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
         return names, fields
     if not isinstance(meta, dict):
         return names, fields
-    agent = ((meta.get("agent") or {}).get("metadata") or {}).get("agent_name")
-    caller = ((meta.get("caller") or {}).get("metadata") or {}).get("first and last name")
+    agent = _obj(_obj(meta.get("agent")).get("metadata")).get("agent_name")
+    caller = _obj(_obj(meta.get("caller")).get("metadata")).get("first and last name")
     if isinstance(agent, str) and agent.strip():
         names["rep"] = agent.strip()
         fields["rep"] = agent.strip()

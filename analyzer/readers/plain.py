@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,25 +23,33 @@ from analyzer.transcript import Transcript, Turn
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
 
+# The patterns below run on every line of files from anywhere, so none may backtrack without
+# bound: a run of spaces (or digits) between two quantifiers is taken whole (`\s*+`, possessive)
+# and every repeat of a class that can also end the match is bounded ({1,50}).
 _LABEL_LINE = re.compile(
-    rf"^\s*(?:(?P<s1>{STAMP})\s*(?:[-–—|]\s*)?)?(?P<name>[^:\[\]()\n]{{1,50}}?)\s*"
-    rf"(?P<s2>{BRACKETED_STAMP})?\s*:(?=\s|$)\s*(?P<text>.*)$"
+    rf"^\s*+(?:(?P<s1>{STAMP})\s*+(?:[-–—|]\s*+)?)?(?P<name>[^:\[\]()\n]{{1,50}}?)\s*+"
+    rf"(?P<s2>{BRACKETED_STAMP})?\s*+:(?=\s|$)\s*(?P<text>.*)$"
 )
-_LEADING_STAMP = re.compile(rf"^\s*(?P<s>{BRACKETED_STAMP})\s*")
-_TRAILING_STAMP = re.compile(rf"\s*(?P<s>{BRACKETED_STAMP})\s*$")
+_LEADING_STAMP = re.compile(rf"^\s*+(?P<s>{BRACKETED_STAMP})\s*")
+_TRAILING_STAMP = re.compile(rf"\s*(?P<s>{BRACKETED_STAMP})\s*+$")
 _MID_COLON = re.compile(r":(?=\s|$)")
+# Where a sentence starts: after a sentence end (and closing quotes) and spaces, or the text's
+# start and spaces. Only a word there (or after a stamp) can begin a label inside a line.
+_SENTENCE_START = re.compile(r"(?:^|[.!?…])['\"”’)\]]*+\s++")
+_CLOSER = re.compile(r"[\])]")  # where a bracketed stamp may end
 
 _BOLD_LABEL = re.compile(
-    rf"^\s*(?:(?P<s1>{STAMP})\s*)?"
-    r"(?:\*\*(?P<l1>[^*\n]{1,80}?)\s*(?::\s*\*\*|\*\*\s*:)"
-    r"|__(?P<l2>[^_\n]{1,80}?)\s*(?::\s*__|__\s*:))\s*(?P<text>.*)$"
+    rf"^\s*+(?:(?P<s1>{STAMP})\s*+)?"
+    r"(?:\*\*(?P<l1>[^*\n]{1,80}?)\s*+(?::\s*+\*\*|\*\*\s*+:)"
+    r"|__(?P<l2>[^_\n]{1,80}?)\s*+(?::\s*+__|__\s*+:))\s*(?P<text>.*)$"
 )
-_RULE = re.compile(r"^\s*(?:-\s*){3,}$|^\s*(?:\*\s*){3,}$|^\s*(?:_\s*){3,}$")
-_HEADING = re.compile(r"^\s*(#{1,6})\s+(.*?)\s*#*\s*$")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+(.*)$")
+_RULE = re.compile(r"^\s*+(?:(?:-\s*+){3,}+|(?:\*\s*+){3,}+|(?:_\s*+){3,}+)$")
+_HEADING = re.compile(r"^\s*+#{1,6}\s+(.*)")  # the title's closing #s are cut by `_heading`
+_BULLET = re.compile(r"^\s*+(?:[-*+•]|\d++[.)])\s+(.*)$")
 _IS_MARKDOWN = re.compile(
-    r"^\s*(?:\*\*[^*\n]{1,80}?(?::\s*\*\*|\*\*\s*:)|__[^_\n]{1,80}?:__)", re.M
+    r"^[^\S\n]*+(?:\*\*[^*\n]{1,80}?(?::\s*+\*\*|\*\*\s*+:)|__[^_\n]{1,80}?:__)", re.M
 )
+_DASHED = re.compile(r"(?<!\s)\s++[-–—,]\s")  # "Sam Lee - VP Sales"
 
 # Header keys (lower case) that describe the call rather than start a turn.
 _META_KEYS = {
@@ -84,7 +93,7 @@ _NOTES_PREFIXES = (
     "what went",
 )
 _DURATION_PART = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b"
+    r"(?<!\d)(\d++(?:\.\d++)?)\s*+(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b"
 )
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%B %d %Y", "%d %B %Y", "%d %b %Y", "%m/%d/%Y")
 
@@ -140,7 +149,6 @@ def _plain_label(line: str) -> tuple[str, float | None, str] | None:
 class _Option:
     name: str
     begin: int  # where the label (with a stamp before it) starts in the text
-    after_sentence: bool  # the label follows a sentence end (or a stamp)
     stamp: float | None
 
 
@@ -151,11 +159,19 @@ class _Mid:
 
 
 def _mid_labels(text: str) -> list[_Mid]:
-    """Every `Name:` inside a line's text, with each way of reading the name."""
-    found = []
+    """Every `Name:` inside a line's text that follows a sentence end or a stamp, with each way
+    of reading the name (a label elsewhere in a sentence is no label)."""
+    found: list[_Mid] = []
+    if ":" not in text:
+        return found
+    starts = [match.end() for match in _SENTENCE_START.finditer(text)]
+    after_sentence = set(starts)
+    closers = [match.start() for match in _CLOSER.finditer(text)]
     for colon in _MID_COLON.finditer(text):
         end = colon.start()
         low = max(0, end - 120)  # a label is at most 4 short words (and a stamp)
+        if not _any_within(starts, low, end) and not _any_within(closers, low - 40, end):
+            continue  # the common case, decided without looking at the words
         after_stamp = None
         if trailing := _stamp_before(text, end, low):
             after_stamp, end = parse_stamp(trailing["s"]), trailing.start()
@@ -165,11 +181,17 @@ def _mid_labels(text: str) -> list[_Mid]:
             if lead := _stamp_before(text, first, max(0, first - 40)):
                 begin = lead.start()
                 stamp = stamp if stamp is not None else parse_stamp(lead["s"])
-            after = begin != first or _after_sentence(text, begin)
-            options.append(_Option(text[first:end].strip(), begin, after, stamp))
+            if begin != first or first in after_sentence:
+                options.append(_Option(text[first:end].strip(), begin, stamp))
         if options:
             found.append(_Mid(colon.end(), options))
     return found
+
+
+def _any_within(positions: list[int], low: int, end: int) -> bool:
+    """Whether a sorted list holds a position p with low < p < end."""
+    i = bisect_right(positions, low)
+    return i < len(positions) and positions[i] < end
 
 
 def _last_words(text: str, low: int, end: int) -> list[int]:
@@ -199,22 +221,10 @@ def _stamp_before(text: str, end: int, low: int) -> re.Match[str] | None:
     return _TRAILING_STAMP.search(text, max(low, j - 30), end)
 
 
-def _after_sentence(text: str, begin: int) -> bool:
-    """Whether position begin follows a sentence end (". ", "?\" ") or the start of the text."""
-    i = begin
-    if i > 0 and not text[i - 1].isspace():
-        return False
-    while i > 0 and text[i - 1].isspace():
-        i -= 1
-    while i > 0 and text[i - 1] in "'\"”’)]":
-        i -= 1
-    return i == 0 or text[i - 1] in ".!?…"
-
-
 def _pick(mid: _Mid, known: set[str]) -> _Option | None:
     """The known speaker named at this colon (after a sentence end), if any."""
     for option in reversed(mid.options):
-        if option.after_sentence and option.name in known:
+        if option.name in known:
             return option
     return None
 
@@ -222,14 +232,18 @@ def _pick(mid: _Mid, known: set[str]) -> _Option | None:
 def _candidate(mid: _Mid) -> _Option | None:
     """A name-like label right after a sentence end, e.g. "... there. Bob: hi"."""
     for option in reversed(mid.options):
-        if option.after_sentence and is_name(option.name) and option.name[0].isupper():
+        if is_name(option.name) and option.name[0].isupper():
             return option
     return None
 
 
-def _split_line(text: str, known: set[str]) -> list[tuple[str | None, float | None, str]]:
-    """Split a line at the `Name:` labels inside it: [(name or None, stamp, text), ...]."""
-    mids = _mid_labels(text)
+def _split_line(
+    text: str, known: set[str], mids: list[_Mid]
+) -> list[tuple[str | None, float | None, str]]:
+    """Split a line at the `Name:` labels inside it (`_mid_labels(text)`): [(name or None,
+    stamp, text), ...]."""
+    if not mids:
+        return [(None, None, text)]
     picks = [_pick(mid, known) for mid in mids]
     pieces: list[tuple[str | None, float | None, str]] = []
     pos = 0
@@ -252,9 +266,11 @@ def _split_line(text: str, known: set[str]) -> list[tuple[str | None, float | No
 def _parse_plain(lines: list[str]) -> list[_Draft]:
     labels = [_line_label(line) for line in lines]
     known = {label.name for label in labels if label}
+    bodies = [label.text if label else line for line, label in zip(lines, labels, strict=True)]
+    mids = [_mid_labels(body) for body in bodies]
     counts: dict[str, int] = {}
-    for line, label in zip(lines, labels, strict=True):
-        for mid in _mid_labels(label.text if label else line):
+    for found in mids:
+        for mid in found:
             if (option := _candidate(mid)) is not None:
                 counts[option.name] = counts.get(option.name, 0) + 1
     known |= {name for name, count in counts.items() if count >= 2}
@@ -263,17 +279,15 @@ def _parse_plain(lines: list[str]) -> list[_Draft]:
 
     drafts: list[_Draft] = []
     preamble: list[str] = []
-    for line, label in zip(lines, labels, strict=True):
+    for line, label, body, found in zip(lines, labels, bodies, mids, strict=True):
         if not line.strip() or _RULE.match(line):
             continue
         if label:
             drafts.append(_Draft(label.name, label.start))
-            body = label.text
-        else:
-            body = line
-            if not drafts and (lead := _LEADING_STAMP.match(body)):
-                body = body[lead.end() :]
-        for speaker, stamp, piece in _split_line(body, known):
+        elif not drafts and (lead := _LEADING_STAMP.match(body)):
+            body = body[lead.end() :]
+            found = _mid_labels(body)
+        for speaker, stamp, piece in _split_line(body, known, found):
             if speaker is not None:
                 drafts.append(_Draft(speaker, stamp))
             if not piece.strip():
@@ -313,6 +327,8 @@ def _to_turns(drafts: list[_Draft]) -> list[Turn]:
     """Drafts to turns; a stamped turn ends where the next one starts."""
     turns = []
     for i, draft in enumerate(drafts):
+        if not any(part.strip() for part in draft.parts):
+            continue  # a label with nothing said ("Bob:"): no turn, as finish_turns would drop
         end = None
         if draft.start is not None and i + 1 < len(drafts):
             following = drafts[i + 1].start
@@ -328,9 +344,9 @@ def _to_turns(drafts: list[_Draft]) -> list[Turn]:
 
 _MD_STRIP = (
     (re.compile(r"\*\*([^\n]{1,500}?)\*\*"), r"\1"),
-    (re.compile(r"(?<!\w)__([^\n]{1,500}?)__(?!\w)"), r"\1"),
+    (re.compile(r"(?<!\w)__((?:[^_\n]|_(?!_)){1,500}?)__(?!\w)"), r"\1"),  # no __ inside
     (re.compile(r"(?<!\w)_(\S(?:[^_\n]{0,200}?\S)?)_(?!\w)"), r"\1"),
-    (re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),
+    (re.compile(r"!?\[([^\[\]\n]*)\]\([^()\n]*\)"), r"\1"),  # [text](url): no [ or ( inside
     (re.compile(r"`([^`\n]*)`"), r"\1"),
 )
 
@@ -359,6 +375,25 @@ def _bold_label(line: str) -> tuple[str, float | None, str] | None:
     return label, start, text
 
 
+def _heading(line: str) -> str | None:
+    """The title of a Markdown heading line ("## Notes ##" -> "Notes"), or None."""
+    match = _HEADING.match(line)
+    return match[1].rstrip().rstrip("#").rstrip() if match else None
+
+
+def _participant(item: str) -> dict[str, str]:
+    """ "Sam Lee (VP Sales)" or "Sam Lee - VP Sales" -> the name and the description."""
+    text = item.rstrip()
+    opening = text.find("(")
+    if text.endswith(")") and 0 <= opening < len(text) - 1:
+        name, desc = text[:opening], text[opening + 1 : -1]
+    elif dashed := _DASHED.search(text):
+        name, desc = text[: dashed.start()], text[dashed.end() :]
+    else:
+        name, desc = text, ""
+    return {"name": name.strip(), "description": desc.strip()}
+
+
 def _is_notes_label(label: str) -> bool:
     low = label.lower().strip()
     return any(low.startswith(prefix) for prefix in _NOTES_PREFIXES)
@@ -378,14 +413,14 @@ def _find_header(lines: list[str], label_of: _LabelOf) -> int:
         pre = lines[:rule]
         labels = [lab for lab in map(label_of, pre) if lab]
         meta = sum(1 for lab in labels if _meta_key(lab[0]))
-        title = any(_HEADING.match(line) for line in pre)
+        title = any(_heading(line) is not None for line in pre)
         if (meta or title) and len(labels) - meta < meta + title:
             return rule + 1
     count = 0
     in_list = False
     for i, line in enumerate(lines):
         label = label_of(line)
-        if not line.strip() or (i == count and _HEADING.match(line)):
+        if not line.strip() or (i == count and _heading(line) is not None):
             pass
         elif label and _meta_key(label[0]):
             in_list = not label[2].strip()
@@ -399,9 +434,9 @@ def _parse_header(lines: list[str], fields: dict[str, Any], label_of: _LabelOf) 
     metadata: dict[str, Any] = fields["metadata"]
     current: str | None = None
     for line in lines:
-        heading = _HEADING.match(line)
-        if heading and "title" not in metadata:
-            metadata["title"] = _strip_markdown(heading[2]).strip()
+        heading = _heading(line)
+        if heading is not None and "title" not in metadata:
+            metadata["title"] = _strip_markdown(heading).strip()
             continue
         label = label_of(line)
         if label:
@@ -415,13 +450,7 @@ def _parse_header(lines: list[str], fields: dict[str, Any], label_of: _LabelOf) 
         if bullet and current:
             item = _strip_markdown(bullet[1]).strip()
             if current == "participants":
-                named = re.match(r"^(.*?)\s*\((.*)\)\s*$", item) or re.match(
-                    r"^(.*?)\s+[-–—,]\s+(.*)$", item
-                )
-                name, desc = (named[1], named[2]) if named else (item, "")
-                metadata.setdefault("participants", []).append(
-                    {"name": name.strip(), "description": desc.strip()}
-                )
+                metadata.setdefault("participants", []).append(_participant(item))
             else:
                 existing = metadata.get(current)
                 metadata[current] = [*(existing if isinstance(existing, list) else []), item]
@@ -478,7 +507,7 @@ def _read_markdown(lines: list[str], path: Path) -> Transcript:
     _parse_header(lines[:header], fields, _bold_label)
     body = lines[header:]
     if not any(_bold_label(line) for line in body):
-        plain = [line for line in body if not _RULE.match(line) and not _HEADING.match(line)]
+        plain = [line for line in body if not _RULE.match(line) and _heading(line) is None]
         turns = _to_turns(_parse_plain([_strip_markdown(line) for line in plain]))
         return build(turns, path, "text", **fields)
 
@@ -492,9 +521,9 @@ def _read_markdown(lines: list[str], path: Path) -> Transcript:
         i += 1
         if not line.strip() or _RULE.match(line):
             continue
-        heading = _HEADING.match(line)
-        if heading:
-            if _is_notes_label(heading[2]) and drafts:
+        heading = _heading(line)
+        if heading is not None:
+            if _is_notes_label(heading) and drafts:
                 i = _collect_notes(body, i, notes)
                 break
             continue

@@ -18,19 +18,25 @@ from analyzer.readers._common import (
 )
 from analyzer.transcript import Transcript, Turn
 
-_TIME = r"(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
-_TIMING = re.compile(rf"^\s*(?P<a>{_TIME})\s*--?>\s*(?P<b>{_TIME})(?:\s+.*)?$")
+# Run on every line of files from anywhere: no pattern here may backtrack without bound (runs
+# of digits and spaces are taken whole, `\d++`, `\s*+`; no repeat inside a repeat).
+_TIME = r"(?:\d{1,5}:)?\d{1,2}:\d{2}(?:[.,]\d{1,3})?"
+_TIMING = re.compile(rf"^\s*+(?P<a>{_TIME})\s*+--?>\s*+(?P<b>{_TIME})(?:\s+.*)?$")
 # Stricter, for telling subtitles from prose: both times with milliseconds, then cue settings.
 _STRICT_TIMING = re.compile(
-    r"^\s*(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*-->\s*(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}"
-    r"(?:\s+[\w-]+:\S+)*\s*$"
+    r"^\s*+(?:\d{1,5}:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*+-->\s*+(?:\d{1,5}:)?\d{1,2}:\d{2}[.,]\d{1,3}"
+    r"(?:\s++[\w-]++:\S++)*+\s*+$"
 )
-_VOICE = re.compile(r"<v(?:\.[\w.\-]*)*(?:\s+([^>]*))?>", re.I)
-_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<\d[\d:.]*>|\{\\[^{}]*\}")
+_VOICE = re.compile(r"<v(?:\.[\w.\-]*+)?(?:\s++([^<>]*+))?>", re.I)  # <v Bob>, <v.loud Bob>
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*+>|<\d[\d:.]*+>|\{\\[^{}]*+\}")
 _PREFIX = re.compile(
-    r"^\s*(?:-|>>)?\s*(?:\[(?P<bracket>[^\[\]]{1,40})\]|(?P<name>[^:\[\]<>]{1,40}?)\s*:(?=\s|$))"
+    r"^\s*+(?:-|>>)?\s*+"
+    r"(?:\[(?P<bracket>[^\[\]]{1,40})\]|(?P<name>[^:\[\]<>]{1,40}?)\s*+:(?=\s|$))"
     r"\s*(?P<text>.*)$"
 )
+# A numeric character reference of more digits than any character has ("&#0000...65;"): Python
+# will not even convert such a number (over 4,300 digits), so it is replaced before unescaping.
+_HUGE_CHARREF = re.compile(r"&#(?:[xX][0-9a-fA-F]{9,}+|[0-9]{9,}+);?")
 
 
 @dataclass
@@ -59,7 +65,7 @@ def read_vtt(text: str, path: Path) -> Transcript:
     for line in text.lstrip().splitlines()[1:]:
         if not line.strip() or _TIMING.match(line):
             break
-        if match := re.match(r"^\s*Language\s*:\s*(\S+)", line, re.I):
+        if match := re.match(r"^\s*+Language\s*+:\s*+(\S+)", line, re.I):
             language = language_code(match[1])
     return build(_turns(_cues(text)), path, "vtt", language=language)
 
@@ -95,7 +101,7 @@ def _segments(lines: list[str]) -> list[tuple[str | None, str]]:
         stop = voices[k + 1].start() if k + 1 < len(voices) else len(text)
         bounds.append((_clean(voice[1] or "") or None, voice.end(), stop))
     for voice_name, begin, stop in bounds:
-        chunk = re.sub(r"</v\s*>", "", text[begin:stop], flags=re.I)
+        chunk = re.sub(r"</v\s*+>", "", text[begin:stop], flags=re.I)
         speaker = voice_name
         for line in chunk.split("\n"):
             line = _clean(line)
@@ -118,7 +124,8 @@ def _segments(lines: list[str]) -> list[tuple[str | None, str]]:
 
 
 def _clean(text: str) -> str:
-    return html.unescape(_TAG.sub("", text)).replace("\u200e", "").replace("\u200f", "").strip()
+    text = _HUGE_CHARREF.sub("\ufffd", _TAG.sub("", text))
+    return html.unescape(text).replace("\u200e", "").replace("\u200f", "").strip()
 
 
 def _turns(cues: list[_Cue]) -> list[Turn]:
