@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -580,3 +581,68 @@ def test_samples_survive_being_copied(tmp_path):
     copy = tmp_path / "samples"
     shutil.copytree(ROOT / "samples", copy)
     assert discover_calls([copy])[1] == []
+
+
+def _wav(tag: int = 1, channels: int = 1, rate: int = 8000, bits: int = 16) -> bytes:
+    """A WAV file whose header declares these fields, over 0.1 s of silence."""
+    align = channels * max(bits, 8) // 8
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, (rate * align) & 0xFFFF_FFFF, align, bits)
+    payload = bytes(1600)
+    body = b"WAVEfmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(payload)) + payload
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_a_night_of_every_known_bad_input_grades_the_good_and_fails_the_bad_once(tmp_path):
+    """The fault probe's reproductions in one folder beside good calls: the good ones (and the
+    mended ones) are graded, each bad one is recorded as failed with its reason, the run exits
+    1, no file takes over 5 s, and a second run grades nothing more."""
+    folder, rubric = tmp_path / "night", tmp_path / "mini.yaml"
+    folder.mkdir()
+    rubric.write_text(MINI_RUBRIC)
+    (folder / "2026-11-23_alex_1.txt").write_text(CALL)
+    turns = [{"speaker": "Rep\ud800", "text": "Hi, this is Alex from Acme Solutions\ud800."}]
+    (folder / "2026-11-23_alex_2.json").write_text(json.dumps({"turns": turns}))
+    many = [{"speaker": "Rep" if i % 2 else "Customer", "text": "Okay."} for i in range(50_000)]
+    (folder / "2026-11-23_alex_3.json").write_text(json.dumps({"turns": many}))
+    (folder / "2026-11-23_alex_4.md").write_text("[" * 100_000)
+    (folder / "2026-11-23_alex_5.txt").write_text(("A" * 39 + ":") * 10_000)
+    (folder / "2026-11-23_alex_6.txt").write_text(CALL.replace("Twelve", "Twelve 6"))
+    (folder / "2026-11-23_alex_6.meta.json").write_text(json.dumps({"call_id": "../../x?y=1#<b>"}))
+    (folder / "2026-11-23_alex_7.txt").write_bytes(
+        CALL.replace("Twelve", "Twelve 7").encode("utf-16-le")
+    )
+    for i, header in enumerate(
+        [_wav(bits=0), _wav(tag=3), _wav(tag=0), _wav(channels=163), _wav(rate=486_000_000)]
+    ):
+        (folder / f"2026-11-23_alex_w{i}.wav").write_bytes(header)
+    db = tmp_path / "calls.db"
+    started = time.perf_counter()
+    result = CliRunner().invoke(
+        main, ["batch", str(folder), "--db", str(db), "--rubric", str(rubric)]
+    )
+    took = time.perf_counter() - started
+    assert result.exit_code == 1, result.output
+    assert took < 5 * 14
+    graded = {r[0] for r in rows(db, "SELECT call_id FROM calls")}
+    assert graded == {
+        "2026-11-23_alex_1",
+        "2026-11-23_alex_2",
+        "2026-11-23_alex_5",
+        "x-y-1-b",
+        "2026-11-23_alex_7",
+    }
+    failed = dict(rows(db, "SELECT path, reason FROM batch_failures"))
+    names = {Path(p).name: reason for p, reason in failed.items()}
+    assert names["2026-11-23_alex_3.json"] == "the call has 50,000 turns; at most 20,000 are graded"
+    assert "not a readable audio stream (bits per sample 0)" in names["2026-11-23_alex_w0.wav"]
+    assert "163 channels; at most 8 are supported" in names["2026-11-23_alex_w3.wav"]
+    assert all(not r.startswith("internal error") for r in failed.values()), failed
+    with sqlite3.connect(db) as conn:
+        for (name,) in conn.execute("SELECT rep FROM calls"):
+            name.encode("utf-8")
+    again = CliRunner().invoke(
+        main, ["batch", str(folder), "--db", str(db), "--rubric", str(rubric)]
+    )
+    assert "0 graded" in again.output, again.output
+    assert {r[0] for r in rows(db, "SELECT call_id FROM calls")} == graded
