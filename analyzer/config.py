@@ -31,8 +31,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError
-from .settings import TranscribeSettings, validation_problems
+from analyzer.errors import ConfigError
+from analyzer.speech.settings import TranscribeSettings, validation_problems
 
 CONFIG_NAME = "analyzer.toml"
 

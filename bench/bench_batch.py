@@ -21,10 +21,10 @@ from pathlib import Path
 
 from bench_score import add_matching_options, make_call, sample_lines
 
-from analyzer.batch import run_batch
 from analyzer.config import Config, GradingConfig
-from analyzer.settings import TranscribeSettings
-from analyzer.transcript import write_transcript_json
+from analyzer.runs.batch import run_batch
+from analyzer.speech.settings import TranscribeSettings
+from analyzer.transcripts.transcript import write_transcript_json
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "rubrics" / "inside-sales.yaml"
 
@@ -47,7 +47,7 @@ def main() -> None:
     add_matching_options(parser, default="auto")
     args = parser.parse_args()
     if args.no_sentence_cache:
-        from analyzer import semantic
+        from analyzer.grading import semantic
 
         semantic.CACHE_SENTENCES = 0  # the workers are forked from this process: they inherit it
     workers = os.cpu_count() or 1

@@ -28,11 +28,11 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from analyzer.discover import find_calls  # noqa: E402
-from analyzer.grade import Grader  # noqa: E402
-from analyzer.readers import read_transcript  # noqa: E402
-from analyzer.rubric import load_rubric  # noqa: E402
-from analyzer.transcript import Transcript, Turn  # noqa: E402
+from analyzer.grading.grade import Grader  # noqa: E402
+from analyzer.grading.rubric import load_rubric  # noqa: E402
+from analyzer.runs.discover import find_calls  # noqa: E402
+from analyzer.transcripts.readers import read_transcript  # noqa: E402
+from analyzer.transcripts.transcript import Transcript, Turn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TURNS = 150
@@ -121,7 +121,7 @@ def main() -> None:
     if args.match != "fuzzy":
         import torch
 
-        from analyzer import semantic
+        from analyzer.grading import semantic
 
         torch.set_num_threads(os.cpu_count() or 1)  # the model uses every core (BLAS: still 1)
         if args.no_sentence_cache:
@@ -131,7 +131,7 @@ def main() -> None:
     clock = time.process_time if args.match == "fuzzy" else time.perf_counter
     learned = None
     if args.learned:
-        from analyzer.learn import examples_from_golden, learn
+        from analyzer.grading.learn import examples_from_golden, learn
 
         learned = learn(examples_from_golden([ROOT / "samples"], rubric), rubric)
     started = time.perf_counter()

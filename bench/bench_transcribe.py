@@ -29,9 +29,9 @@ def make_call(folder: Path, seconds: float) -> Path:
     """A stereo call of about `seconds`, from the sample transcripts' lines."""
     from synth import synthesise_call
 
-    from analyzer.discover import find_calls
-    from analyzer.readers import read_transcript
-    from analyzer.transcript import Turn
+    from analyzer.runs.discover import find_calls
+    from analyzer.transcripts.readers import read_transcript
+    from analyzer.transcripts.transcript import Turn
 
     turns: list[Turn] = []
     for path in find_calls([ROOT / "samples"]):
@@ -60,9 +60,9 @@ def peak_rss_mb() -> int:
 
 def run_one(backend: str, model_dir: Path, call: Path, beam_size: int) -> dict:
     """Transcribe the call with one backend (in this process) and report."""
-    from analyzer.pipeline import transcribe_call
-    from analyzer.settings import TranscribeSettings
-    from analyzer.transcribe import get_backend
+    from analyzer.speech.pipeline import transcribe_call
+    from analyzer.speech.settings import TranscribeSettings
+    from analyzer.speech.transcribe import get_backend
 
     settings = TranscribeSettings(
         backend=backend, model="random", model_dir=model_dir, beam_size=beam_size, cache_dir=None

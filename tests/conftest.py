@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.rubric import Rubric, load_rubric, parse_rubric
+from analyzer.grading.rubric import Rubric, load_rubric, parse_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ def default_rubric() -> Rubric:
 @pytest.fixture(autouse=True)
 def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """scrypt at a test's cost: the format and checks are the same, the work 128 times less."""
-    monkeypatch.setattr("analyzer.users.SCRYPT_N", 2**8)
+    monkeypatch.setattr("analyzer.review.users.SCRYPT_N", 2**8)
 
 
 _REAL_MODEL = {"on": False}
@@ -106,8 +106,8 @@ def words_only_unless_semantic() -> Iterator[None]:
     """No embedding model is found outside modules that ask for `real_semantic_model`, so `auto`
     items match by their words (as on an install without the semantic extra): the rest of the
     suite tests the CLI, store and web without a transformer's cost on every call graded."""
-    from analyzer import semantic
     from analyzer.errors import ModelError
+    from analyzer.grading import semantic
 
     real = semantic.get_embedder
 
@@ -118,7 +118,7 @@ def words_only_unless_semantic() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(semantic, "get_embedder", guarded)
-        mp.setattr(logging.getLogger("analyzer.match"), "disabled", True)
+        mp.setattr(logging.getLogger("analyzer.grading.match"), "disabled", True)
         yield
 
 

@@ -1,6 +1,6 @@
 """Call builders shared by the tests."""
 
-from analyzer.transcript import Transcript, Turn
+from analyzer.transcripts.transcript import Transcript, Turn
 
 
 def make_call(lines, call_id="call", step=5.0, **kwargs) -> Transcript:

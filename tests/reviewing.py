@@ -12,10 +12,10 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzer.grade import grade_call
-from analyzer.rubric import Rubric
+from analyzer.grading.grade import grade_call
+from analyzer.grading.rubric import Rubric
+from analyzer.review.users import add_user
 from analyzer.store import CallRecord, Store
-from analyzer.users import add_user
 
 from helpers import GOOD_CALL, make_call
 

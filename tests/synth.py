@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzer.transcript import Turn
+from analyzer.transcripts.transcript import Turn
 
 VOICES = {"rep": "en-us", "customer": "en-gb"}  # two voices that sound clearly different
 GAP = 0.6  # seconds of silence between turns

@@ -21,9 +21,9 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from analyzer.rubric import Rubric
+from analyzer.grading.rubric import Rubric
+from analyzer.review.users import make_token
 from analyzer.store import Store
-from analyzer.users import make_token
 from analyzer.web import create_app
 
 from reviewing import seed_review_db
@@ -51,7 +51,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, mini_rubric: Rubric) -> P
     """The seeded database, made once; each test works on a copy."""
     folder = tmp_path_factory.mktemp("api-template")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("analyzer.users.SCRYPT_N", 2**8)  # as conftest's cheap_password_hashes
+        patch.setattr("analyzer.review.users.SCRYPT_N", 2**8)  # as conftest's cheap_password_hashes
         seed_review_db(folder / "review.db", mini_rubric)
     return folder
 

@@ -13,7 +13,8 @@ import av
 import numpy as np
 import pytest
 
-from analyzer.audio import (
+from analyzer.errors import AudioError, InputError
+from analyzer.speech.audio import (
     AUDIO_SUFFIXES,
     TARGET_RATE,
     AudioInfo,
@@ -23,7 +24,6 @@ from analyzer.audio import (
     load_audio,
     probe_audio,
 )
-from analyzer.errors import AudioError, InputError
 
 CORPUS = Path("/work/shared/corpus/audio")
 

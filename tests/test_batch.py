@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from analyzer.batch import (
+from analyzer.cli import main
+from analyzer.config import Config, GradingConfig
+from analyzer.errors import BatchBusyError, StoreError
+from analyzer.runs.batch import (
     BatchReport,
     CallJob,
     _store,
@@ -23,13 +26,10 @@ from analyzer.batch import (
     hold_lock,
     run_batch,
 )
-from analyzer.cli import main
-from analyzer.config import Config, GradingConfig
-from analyzer.discover import CallSource, discover_calls
-from analyzer.errors import BatchBusyError, StoreError
-from analyzer.settings import TranscribeSettings
+from analyzer.runs.discover import CallSource, discover_calls
+from analyzer.speech.settings import TranscribeSettings
 from analyzer.store import Store
-from analyzer.transcript import Turn
+from analyzer.transcripts.transcript import Turn
 
 from conftest import MINI_RUBRIC
 from helpers import TEXT_CALL
@@ -164,7 +164,8 @@ def test_each_worker_takes_the_parents_model_settings_and_its_share_of_the_cores
     (which made them fight for the cores), and with the model the parent was configured with."""
     import torch
 
-    from analyzer import batch, semantic
+    from analyzer.grading import semantic
+    from analyzer.runs import batch
 
     monkeypatch.setattr(semantic, "_configured", None)
     monkeypatch.setattr(semantic, "_layers", semantic.LAYERS)
@@ -391,7 +392,7 @@ def test_a_worker_whose_parent_is_already_gone_ends_at_once():
 
     def worker(parent: str) -> subprocess.CompletedProcess[str]:
         script = (
-            "import os\nfrom analyzer.batch import die_with_parent\n"
+            "import os\nfrom analyzer.runs.batch import die_with_parent\n"
             f"die_with_parent({parent})\nprint('still here')\n"
         )
         return subprocess.run(

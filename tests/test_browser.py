@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from analyzer.review import recompute_grade
+from analyzer.review.calls import recompute_grade
 from analyzer.web import create_app
 from analyzer.web.render import environment
 
@@ -187,6 +187,8 @@ def test_manager_listens_to_evidence_overrides_and_confirms(
             raise AssertionError(
                 f"the player did not move to {start} s after the evidence click: {state}"
             ) from exc
+        # `seeked` fires once the seek completes, which may be after currentTime reads the target.
+        page.wait_for_function("() => window.seekedTo.length > 0", polling=50, timeout=TIMEOUT_MS)
         seeked = page.evaluate("window.seekedTo")
         assert seeked and abs(seeked[0] - start) < 0.5, (
             f"the player's first seek after the click went to {seeked}, not {start} s"

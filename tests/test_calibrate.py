@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
-import analyzer.calibrate
-from analyzer.calibrate import (
+import analyzer.reports.calibrate
+from analyzer.errors import CalibrationError
+from analyzer.grading.grade import grade_call
+from analyzer.grading.rubric import Rubric
+from analyzer.reports.calibrate import (
     ConfirmedCall,
     Suggestion,
     calibrate,
@@ -22,12 +25,9 @@ from analyzer.calibrate import (
     word_overlap,
     yaml_phrase_line,
 )
-from analyzer.errors import CalibrationError
-from analyzer.grade import grade_call
-from analyzer.review import ItemDecision, confirm_call, recompute_grade
-from analyzer.rubric import Rubric
+from analyzer.review.calls import ItemDecision, confirm_call, recompute_grade
+from analyzer.review.users import get_user
 from analyzer.store import CallRecord, Store
-from analyzer.users import get_user
 
 from helpers import make_call
 from reviewing import WEAK_CALL, Seeded, seed_review_db
@@ -55,7 +55,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, mini_rubric: Rubric) -> S
     """The review database of the other review tests plus the four calls above; nothing
     confirmed. Made once; each test works on its own copy."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("analyzer.users.SCRYPT_N", 2**8)
+        mp.setattr("analyzer.review.users.SCRYPT_N", 2**8)
         seeded = seed_review_db(tmp_path_factory.mktemp("template") / "calibrate.db", mini_rubric)
     with Store.open(seeded.db) as store:
         for call_id, (day, closing) in PENCIL.items():
@@ -441,7 +441,7 @@ def test_normalising_and_word_overlap():
 
 
 def test_the_doctests():
-    assert doctest.testmod(analyzer.calibrate).failed == 0
+    assert doctest.testmod(analyzer.reports.calibrate).failed == 0
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -451,8 +451,8 @@ def test_the_calibrate_command(store: Store) -> None:
     from click.testing import CliRunner
 
     from analyzer.cli import main
-    from analyzer.review import ItemDecision, confirm_call
-    from analyzer.users import get_user
+    from analyzer.review.calls import ItemDecision, confirm_call
+    from analyzer.review.users import get_user
 
     runner = CliRunner()
     db = str(store.path)

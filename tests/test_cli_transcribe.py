@@ -12,7 +12,7 @@ from synth import have_espeak, synthesise_call
 from tiny_models import build_tiny_faster_whisper, build_tiny_whisper
 
 from analyzer.cli import main
-from analyzer.transcript import Turn
+from analyzer.transcripts.transcript import Turn
 
 pytestmark = [
     pytest.mark.slow,

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from analyzer.rubric import Rubric
+from analyzer.grading.rubric import Rubric
+from analyzer.review.users import authenticate, list_users, user_for_token
 from analyzer.store import Store
-from analyzer.users import authenticate, list_users, user_for_token
 
 from reviewing import PASSWORD, seed_review_db
 

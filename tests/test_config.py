@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.batch import run_batch
 from analyzer.config import Config, load_config
 from analyzer.errors import ConfigError
+from analyzer.runs.batch import run_batch
 
 from conftest import MINI_RUBRIC
 from helpers import TEXT_CALL

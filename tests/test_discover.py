@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzer.batch import run_batch
 from analyzer.config import Config, GradingConfig
-from analyzer.discover import (
+from analyzer.runs.batch import run_batch
+from analyzer.runs.discover import (
     CALL_ID_MAX,
     Problem,
     discover_calls,
@@ -23,7 +23,7 @@ from analyzer.discover import (
     read_sidecar,
     safe_call_id,
 )
-from analyzer.settings import TranscribeSettings
+from analyzer.speech.settings import TranscribeSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 CALL = "Alice: Hi, this is Alice from Acme.\nBob: Hello Alice.\n"

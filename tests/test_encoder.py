@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from tiny_models import build_tiny_sentence_model
 
-from analyzer import encoder, semantic
 from analyzer.errors import ModelError
+from analyzer.grading import encoder, semantic
 
 from conftest import ROOT
 
@@ -112,7 +112,7 @@ def test_grading_with_the_packed_model_never_imports_sentence_transformers() -> 
     """Importing sentence-transformers costs seconds per process (each batch worker)."""
     script = (
         "import sys\n"
-        "from analyzer import semantic\n"
+        "from analyzer.grading import semantic\n"
         "e = semantic.get_embedder()\n"
         "e.encode(['Can we book a demo on Thursday?'])\n"
         "print(e._packed is not None, 'sentence_transformers' in sys.modules,"

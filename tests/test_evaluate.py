@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.errors import GoldenSetError, InputError
-from analyzer.evaluate import (
+from analyzer.reports.evaluate import (
     CallComparison,
     Counts,
     ItemDifference,
@@ -235,8 +235,8 @@ def run(*args):
 def test_the_engine_suggests_what_the_hand_figures_assume(golden, mini_rubric):
     """If the matcher changes its mind on these calls, the figures below change with it: this
     test says so first."""
-    from analyzer.grade import Grader
-    from analyzer.readers import read_transcript
+    from analyzer.grading.grade import Grader
+    from analyzer.transcripts.readers import read_transcript
 
     grader = Grader(mini_rubric)
     for name, expected, grade in (("good", GOOD_SUGGESTED, 100.0), ("weak", WEAK_SUGGESTED, 68.8)):

@@ -15,10 +15,12 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 from pydantic import ValidationError
 
-from analyzer import export as export_module
 from analyzer.cli import main
 from analyzer.config import ExportConfig
-from analyzer.export import (
+from analyzer.grading.grade import Evidence, grade_call
+from analyzer.grading.rubric import Rubric
+from analyzer.reports import export as export_module
+from analyzer.reports.export import (
     COLUMNS,
     ExportError,
     ExportRow,
@@ -27,11 +29,9 @@ from analyzer.export import (
     render,
     write_atomic,
 )
-from analyzer.grade import Evidence, grade_call
-from analyzer.review import ItemDecision, confirm_call, dispute_item
-from analyzer.rubric import Rubric
+from analyzer.review.calls import ItemDecision, confirm_call, dispute_item
+from analyzer.review.users import get_user
 from analyzer.store import CallRecord, Store
-from analyzer.users import get_user
 
 from helpers import make_call
 from reviewing import SAM_CALL, seed_review_db
@@ -47,7 +47,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, mini_rubric: Rubric) -> P
     """The review database of tests/reviewing.py plus `sam-unsure` (2026-11-26): critical item
     missed, low confidence, with the closest thing said to the missed item at 00:30."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("analyzer.users.SCRYPT_N", 2**8)
+        mp.setattr("analyzer.review.users.SCRYPT_N", 2**8)
         seeded = seed_review_db(tmp_path_factory.mktemp("template") / "review.db", mini_rubric)
     transcript = make_call(
         UNSURE_CALL, call_id="sam-unsure", rep="Sam", started_at="2026-11-26T10:00:00"

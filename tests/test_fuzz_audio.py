@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_audio import riff_wav, tones, write_audio
 
-from analyzer.audio import load_audio, probe_audio
 from analyzer.errors import AudioError
+from analyzer.speech.audio import load_audio, probe_audio
 
 pytestmark = pytest.mark.fuzz
 

@@ -16,10 +16,10 @@ from fuzzing import fuzz_settings, keeps_contract, mutated
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analyzer.discover import CALL_ID_MAX, read_manifest, read_sidecar
 from analyzer.errors import TranscriptError
-from analyzer.readers import MAX_CALL_CHARS, MAX_TURNS, read_transcript
-from analyzer.transcript import ROLES, Transcript
+from analyzer.runs.discover import CALL_ID_MAX, read_manifest, read_sidecar
+from analyzer.transcripts.readers import MAX_CALL_CHARS, MAX_TURNS, read_transcript
+from analyzer.transcripts.transcript import ROLES, Transcript
 
 pytestmark = pytest.mark.fuzz
 

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analyzer.errors import RubricError
-from analyzer.rubric import SUM_TOLERANCE, Rubric, load_rubric
-from analyzer.text import get_normalizer
+from analyzer.grading.rubric import SUM_TOLERANCE, Rubric, load_rubric
+from analyzer.grading.text import get_normalizer
 
 from conftest import MINI_RUBRIC
 

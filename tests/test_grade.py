@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from analyzer.grade import FLAGS, Grader, grade_call
-from analyzer.rubric import parse_rubric
-from analyzer.transcript import Transcript
+from analyzer.grading.grade import FLAGS, Grader, grade_call
+from analyzer.grading.rubric import parse_rubric
+from analyzer.transcripts.transcript import Transcript
 
 from conftest import MINI_RUBRIC
 from helpers import GOOD_CALL, make_call

@@ -13,8 +13,7 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.errors import LearnedFileError
-from analyzer.evaluate import cross_validation_folds, read_golden
-from analyzer.learn import (
+from analyzer.grading.learn import (
     FILE_VERSION,
     MIN_CALLS,
     Example,
@@ -22,10 +21,11 @@ from analyzer.learn import (
     load_learned,
     save_learned,
 )
-from analyzer.review import ItemDecision, confirm_call
-from analyzer.rubric import load_rubric
+from analyzer.grading.rubric import load_rubric
+from analyzer.reports.evaluate import cross_validation_folds, read_golden
+from analyzer.review.calls import ItemDecision, confirm_call
+from analyzer.review.users import add_user, get_user
 from analyzer.store import CallRecord, Store
-from analyzer.users import add_user, get_user
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -288,7 +288,7 @@ def test_learn_from_the_calls_managers_confirmed(tmp_path, rubric):
     `learn --db` learns from."""
     db = tmp_path / "calls.db"
     golden = read_golden(SAMPLES, rubric)
-    from analyzer.grade import Grader
+    from analyzer.grading.grade import Grader
 
     grader = Grader(rubric)
     with Store.open(db) as store:

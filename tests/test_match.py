@@ -1,8 +1,8 @@
 import numpy as np
 
-from analyzer.match import PhraseIndex, RubricMatcher
-from analyzer.text import get_normalizer
-from analyzer.transcript import Turn
+from analyzer.grading.match import PhraseIndex, RubricMatcher
+from analyzer.grading.text import get_normalizer
+from analyzer.transcripts.transcript import Turn
 
 
 def score(phrase, said):

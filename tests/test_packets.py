@@ -13,12 +13,12 @@ from click.testing import CliRunner
 from analyzer.cli import main
 from analyzer.config import ExportConfig
 from analyzer.errors import AnalyzerError, ExportError
-from analyzer.export import export_rows
-from analyzer.packets import write_packets
-from analyzer.review import ItemDecision, confirm_call
-from analyzer.rubric import Rubric
+from analyzer.grading.rubric import Rubric
+from analyzer.reports.export import export_rows
+from analyzer.reports.packets import write_packets
+from analyzer.review.calls import ItemDecision, confirm_call
+from analyzer.review.users import get_user
 from analyzer.store import Store
-from analyzer.users import get_user
 
 from conftest import MINI_RUBRIC
 from reviewing import seed_review_db, write_tone
@@ -202,7 +202,7 @@ def test_a_failure_leaves_nothing(with_rubric, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("analyzer.packets._rep_markdown", lambda rep: boom())
+    monkeypatch.setattr("analyzer.reports.packets._rep_markdown", lambda rep: boom())
     out = tmp_path / "packets"
     with pytest.raises(ExportError, match="nothing was written"):
         write(with_rubric, out)

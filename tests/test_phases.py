@@ -1,5 +1,5 @@
-from analyzer.grade import grade_call
-from analyzer.rubric import parse_rubric
+from analyzer.grading.grade import grade_call
+from analyzer.grading.rubric import parse_rubric
 
 from helpers import GOOD_CALL, make_call
 

@@ -12,7 +12,7 @@ import pytest
 from synth import have_espeak, synthesise_call
 
 from analyzer.errors import AudioError
-from analyzer.pipeline import (
+from analyzer.speech.pipeline import (
     ChannelSegment,
     merge_turns,
     recognise_regions,
@@ -20,10 +20,10 @@ from analyzer.pipeline import (
     transcribe_cached,
     transcribe_call,
 )
-from analyzer.settings import TranscribeSettings
-from analyzer.transcribe import AsrSegment
-from analyzer.transcript import Turn
-from analyzer.vad import SpeechRegion
+from analyzer.speech.settings import TranscribeSettings
+from analyzer.speech.transcribe import AsrSegment
+from analyzer.speech.vad import SpeechRegion
+from analyzer.transcripts.transcript import Turn
 
 needs_espeak = pytest.mark.skipif(not have_espeak(), reason="espeak-ng is not installed (apt)")
 

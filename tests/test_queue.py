@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from analyzer.errors import ReviewError
-from analyzer.grade import grade_call
-from analyzer.queue import QueueFilters, list_queue
-from analyzer.review import ItemDecision, confirm_call, dispute_item
-from analyzer.rubric import Rubric, parse_rubric
+from analyzer.grading.grade import grade_call
+from analyzer.grading.rubric import Rubric, parse_rubric
+from analyzer.review.calls import ItemDecision, confirm_call, dispute_item
+from analyzer.review.queue import QueueFilters, list_queue
+from analyzer.review.users import User, add_user, get_user
 from analyzer.store import CallRecord, Store
-from analyzer.users import User, add_user, get_user
 
 from conftest import MINI_RUBRIC
 from helpers import GOOD_CALL, make_call
@@ -38,7 +38,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, mini_rubric: Rubric):
     """The seeded calls, four more, two disputes and one confirmed call; read-only after."""
     db = tmp_path_factory.mktemp("queue") / "queue.db"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("analyzer.users.SCRYPT_N", 2**8)
+        mp.setattr("analyzer.review.users.SCRYPT_N", 2**8)
         seed_review_db(db, mini_rubric)
     other_rubric = parse_rubric(MINI_RUBRIC.replace("rubric: mini", "rubric: mini2"), "mini2")
     extra = [

@@ -16,8 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyzer.errors import TranscriptError
-from analyzer.grade import Grader
-from analyzer.readers import (
+from analyzer.grading.grade import Grader
+from analyzer.grading.rubric import Rubric
+from analyzer.grading.text import get_normalizer
+from analyzer.transcripts.readers import (
     MAX_CALL_CHARS,
     MAX_TURNS,
     READERS,
@@ -25,9 +27,7 @@ from analyzer.readers import (
     get_reader,
     read_transcript,
 )
-from analyzer.rubric import Rubric
-from analyzer.text import get_normalizer
-from analyzer.transcript import ROLES, Transcript
+from analyzer.transcripts.transcript import ROLES, Transcript
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/corpus/transcripts"
 

@@ -1,4 +1,5 @@
-"""analyzer.report: the calls frame, progress, top 20% against the rest, outcomes, import, render.
+"""analyzer.reports.report: the calls frame, progress, top 20% against the rest, outcomes,
+import, render.
 
 The database is the review database of `reviewing.seed_review_db` (four calls in the week of
 2026-11-23, no outcome) plus twelve calls over five weeks by six reps, built from the same four
@@ -31,8 +32,9 @@ import pandas as pd
 import pytest
 
 from analyzer.errors import AnalyzerError
-from analyzer.grade import grade_call
-from analyzer.report import (
+from analyzer.grading.grade import grade_call
+from analyzer.grading.rubric import Rubric, parse_rubric
+from analyzer.reports.report import (
     ITEM_PREFIX,
     PHASE_PREFIX,
     OutcomesFileError,
@@ -50,10 +52,9 @@ from analyzer.report import (
     top_vs_rest,
     write_report,
 )
-from analyzer.review import ItemDecision, confirm_call
-from analyzer.rubric import Rubric, parse_rubric
+from analyzer.review.calls import ItemDecision, confirm_call
+from analyzer.review.users import get_user
 from analyzer.store import CallRecord, Store
-from analyzer.users import get_user
 
 from conftest import MINI_RUBRIC
 from helpers import GOOD_CALL, make_call
@@ -127,7 +128,7 @@ def confirm_close(store: Store, call_id: str) -> None:
 def template(tmp_path_factory: pytest.TempPathFactory, mini_rubric: Rubric) -> Path:
     """The database, made once; tests that write work on a copy (`db`)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("analyzer.users.SCRYPT_N", 2**8)
+        mp.setattr("analyzer.review.users.SCRYPT_N", 2**8)
         seeded = seed_review_db(tmp_path_factory.mktemp("report") / "report.db", mini_rubric)
     with Store.open(seeded.db) as store:
         for call_id, kind, rep, day, outcome in EXTRA_CALLS:
@@ -892,7 +893,7 @@ def test_write_report_leaves_an_existing_file_when_writing_fails(
     def fail(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("analyzer.report.os.fsync", fail)
+    monkeypatch.setattr("analyzer.reports.report.os.fsync", fail)
     with pytest.raises(AnalyzerError, match="cannot write the report"):
         write_report("new", out)
     assert out.read_text() == "old"

@@ -13,9 +13,9 @@ import pytest
 
 from analyzer import store as store_module
 from analyzer.errors import ConflictError, ForbiddenError, NotFoundError, ReviewError
-from analyzer.grade import grade_call
-from analyzer.readers import read_transcript
-from analyzer.review import (
+from analyzer.grading.grade import grade_call
+from analyzer.grading.rubric import Rubric
+from analyzer.review.calls import (
     ConfirmedCall,
     ItemDecision,
     audio_file,
@@ -25,9 +25,9 @@ from analyzer.review import (
     dispute_item,
     recompute_grade,
 )
-from analyzer.rubric import Rubric
+from analyzer.review.users import User, add_user, get_user
 from analyzer.store import CallRecord, Store, latest_version
-from analyzer.users import User, add_user, get_user
+from analyzer.transcripts.readers import read_transcript
 
 from helpers import GOOD_CALL, TEXT_CALL, make_call
 from reviewing import PASSWORD, SAM_CALL, WEAK_CALL, Seeded, seed_review_db
@@ -37,7 +37,7 @@ from reviewing import PASSWORD, SAM_CALL, WEAK_CALL, Seeded, seed_review_db
 def template(tmp_path_factory: pytest.TempPathFactory, mini_rubric: Rubric) -> Seeded:
     """The seeded database, made once; each test works on its own copy."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("analyzer.users.SCRYPT_N", 2**8)
+        mp.setattr("analyzer.review.users.SCRYPT_N", 2**8)
         return seed_review_db(tmp_path_factory.mktemp("template") / "review.db", mini_rubric)
 
 
@@ -696,7 +696,7 @@ def test_migration_2_gives_every_call_of_a_version_1_database_a_review_row(
 
 
 def test_a_dispute_on_an_item_the_new_rubric_version_dropped_is_resolved(store: Store) -> None:
-    from analyzer.rubric import parse_rubric
+    from analyzer.grading.rubric import parse_rubric
 
     from conftest import MINI_RUBRIC
 
@@ -941,7 +941,7 @@ def test_the_chosen_sentence_is_dropped_when_the_item_is_set_to_missed_or_na(
 def test_confirmed_examples_give_the_managers_statuses_and_sentences(
     store: Store, mini_rubric: Rubric
 ) -> None:
-    from analyzer.rubric import parse_rubric
+    from analyzer.grading.rubric import parse_rubric
 
     from conftest import MINI_RUBRIC
 

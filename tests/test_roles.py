@@ -1,8 +1,8 @@
 import pytest
 
 from analyzer.errors import RoleError
-from analyzer.grade import grade_call
-from analyzer.roles import find_speaker, known_roles
+from analyzer.grading.grade import grade_call
+from analyzer.grading.roles import find_speaker, known_roles
 
 from helpers import GOOD_CALL, make_call
 

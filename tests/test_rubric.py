@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.errors import RubricError
-from analyzer.rubric import (
+from analyzer.grading.rubric import (
     MAX_BYTES,
     MAX_DEPTH,
     MAX_PHASES,

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzer import semantic
-from analyzer.calibration import (
+from analyzer.errors import ModelError
+from analyzer.grading import semantic
+from analyzer.grading.calibration import (
     AUTO_FEATURES,
     MET_SCORE,
     NEAR_SCORE,
@@ -27,12 +28,11 @@ from analyzer.calibration import (
     load_calibration,
     sentence_cues,
 )
-from analyzer.errors import ModelError
-from analyzer.grade import MET_THRESHOLD, Grader
-from analyzer.match import MIN_SEMANTIC_TOKENS, RubricMatcher
-from analyzer.rubric import Rubric, load_rubric, parse_rubric
-from analyzer.text import get_normalizer
-from analyzer.transcript import Transcript, Turn
+from analyzer.grading.grade import MET_THRESHOLD, Grader
+from analyzer.grading.match import MIN_SEMANTIC_TOKENS, RubricMatcher
+from analyzer.grading.rubric import Rubric, load_rubric, parse_rubric
+from analyzer.grading.text import get_normalizer
+from analyzer.transcripts.transcript import Transcript, Turn
 
 from conftest import MINI_RUBRIC, ROOT
 from helpers import GOOD_CALL, make_call
@@ -147,8 +147,8 @@ def test_the_model_runs_its_first_two_layers_unless_told_otherwise(embedder) -> 
 
 def test_a_calibration_fitted_for_other_layers_is_reported(monkeypatch, caplog) -> None:
     semantic.configure(None, None)
-    monkeypatch.setattr(logging.getLogger("analyzer.match"), "disabled", False)
-    with caplog.at_level(logging.WARNING, logger="analyzer.match"):
+    monkeypatch.setattr(logging.getLogger("analyzer.grading.match"), "disabled", False)
+    with caplog.at_level(logging.WARNING, logger="analyzer.grading.match"):
         RubricMatcher(mini("auto"), get_normalizer())
     assert caplog.messages == [
         "the semantic calibration was fitted with 2 layers of the model, not 6: re-fit it "

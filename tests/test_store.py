@@ -19,10 +19,10 @@ import pytest
 
 from analyzer import store as store_module
 from analyzer.errors import AnalyzerError, StoreError
-from analyzer.grade import Grade, grade_call
-from analyzer.rubric import Rubric
+from analyzer.grading.grade import Grade, grade_call
+from analyzer.grading.rubric import Rubric
 from analyzer.store import CallRecord, CallSummary, Store, latest_version, split_statements
-from analyzer.transcript import Transcript
+from analyzer.transcripts.transcript import Transcript
 
 from helpers import GOOD_CALL, make_call
 
@@ -892,7 +892,7 @@ def test_migration_3_keys_user_names_and_renames_the_later_of_two_that_are_now_o
     db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Version 2 stored names stripped, unique regardless of ASCII case only."""
-    from analyzer.users import get_user
+    from analyzer.review.users import get_user
 
     with pytest.MonkeyPatch.context() as v2:
         v2.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])

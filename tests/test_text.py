@@ -1,4 +1,4 @@
-from analyzer.text import get_normalizer
+from analyzer.grading.text import get_normalizer
 
 
 def tokens(text):

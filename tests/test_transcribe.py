@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from tiny_models import build_tiny_faster_whisper, build_tiny_whisper, whisper_tokenizer_json
 
-from analyzer import transcribe as asr
 from analyzer.errors import ModelError
-from analyzer.transcribe import (
+from analyzer.speech import transcribe as asr
+from analyzer.speech.transcribe import (
     AsrOptions,
     AsrSegment,
     clean_segments,
@@ -468,7 +468,7 @@ def test_clean_segments_thresholds_and_clipping():
 def test_module_imports_without_the_asr_libraries():
     """The ASR libraries load with a backend, not with the module (the CLI starts fast)."""
     code = (
-        "import sys, analyzer.transcribe; "
+        "import sys, analyzer.speech.transcribe; "
         "print(sorted(m for m in ('whisper', 'faster_whisper', 'ctranslate2') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

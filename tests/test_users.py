@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import users as users_module
 from analyzer.errors import UserError
-from analyzer.review import ItemDecision, confirm_call
-from analyzer.rubric import Rubric
-from analyzer.store import Store
-from analyzer.users import (
+from analyzer.grading.rubric import Rubric
+from analyzer.review import users as users_module
+from analyzer.review.calls import ItemDecision, confirm_call
+from analyzer.review.users import (
     User,
     add_user,
     authenticate,
@@ -30,6 +29,7 @@ from analyzer.users import (
     user_for_token,
     verify_password,
 )
+from analyzer.store import Store
 
 from reviewing import PASSWORD, seed_review_db
 

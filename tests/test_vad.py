@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzer.audio import TARGET_RATE, load_audio
-from analyzer.vad import SpeechRegion, VadSettings, speech_regions, speech_seconds
+from analyzer.speech.audio import TARGET_RATE, load_audio
+from analyzer.speech.vad import SpeechRegion, VadSettings, speech_regions, speech_seconds
 
 RATE = TARGET_RATE
 CORPUS_JFK = Path("/work/shared/corpus/audio/whisper-jfk/jfk.flac")

@@ -19,10 +19,10 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from analyzer.grade import grade_call
-from analyzer.rubric import Rubric
+from analyzer.grading.grade import grade_call
+from analyzer.grading.rubric import Rubric
+from analyzer.review.users import make_token
 from analyzer.store import CallRecord, Store
-from analyzer.users import make_token
 from analyzer.web import create_app
 from analyzer.web.auth import LOGIN_WINDOW, MAX_FAILED_LOGINS, LoginThrottle
 
@@ -281,7 +281,7 @@ def template(tmp_path_factory: pytest.TempPathFactory, mini_rubric: Rubric) -> P
     """The seeded database and recording, made once; each test works on a copy."""
     folder = tmp_path_factory.mktemp("review-template")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("analyzer.users.SCRYPT_N", 2**8)  # as conftest's cheap_password_hashes
+        patch.setattr("analyzer.review.users.SCRYPT_N", 2**8)  # as conftest's cheap_password_hashes
         seed_review_db(folder / "review.db", mini_rubric)
     return folder
 

@@ -24,9 +24,9 @@ from test_web import (
     text,
 )
 
-from analyzer.rubric import Rubric
+from analyzer.grading.rubric import Rubric
+from analyzer.review.users import make_token
 from analyzer.store import Store
-from analyzer.users import make_token
 from analyzer.web import create_app
 
 from helpers import GOOD_CALL
@@ -50,7 +50,7 @@ PAIN_TURN = 11  # alex-good: "Twelve reps. Honestly we're happy with our current
 def template(tmp_path_factory: pytest.TempPathFactory, mini_rubric: Rubric) -> Path:
     folder = tmp_path_factory.mktemp("evidence-template")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("analyzer.users.SCRYPT_N", 2**8)  # as conftest's cheap_password_hashes
+        patch.setattr("analyzer.review.users.SCRYPT_N", 2**8)  # as conftest's cheap_password_hashes
         seed_review_db(folder / "review.db", mini_rubric)
     return folder
 

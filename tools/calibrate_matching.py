@@ -39,14 +39,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analyzer import semantic  # noqa: E402
-from analyzer.calibration import (  # noqa: E402
+from analyzer.grading import semantic  # noqa: E402
+from analyzer.grading.calibration import (  # noqa: E402
     AUTO_FEATURES,
     SEMANTIC_FEATURES,
     Logistic,
     to_grader_scale,
 )
-from analyzer.evaluate import (  # noqa: E402
+from analyzer.grading.grade import MET_THRESHOLD, PARTIAL_THRESHOLD, Grader  # noqa: E402
+from analyzer.grading.learn import fit_logistic  # noqa: E402
+from analyzer.grading.match import MEANING_OF  # noqa: E402
+from analyzer.grading.rubric import PARTIAL_CREDIT, Rubric, load_rubric  # noqa: E402
+from analyzer.reports.evaluate import (  # noqa: E402
     cohen_kappa,
     confusion,
     f1,
@@ -54,10 +58,6 @@ from analyzer.evaluate import (  # noqa: E402
     mean_bias,
     read_golden,
 )
-from analyzer.grade import MET_THRESHOLD, PARTIAL_THRESHOLD, Grader  # noqa: E402
-from analyzer.learn import fit_logistic  # noqa: E402
-from analyzer.match import MEANING_OF  # noqa: E402
-from analyzer.rubric import PARTIAL_CREDIT, Rubric, load_rubric  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2 (float32)"  # with the first --layers transformer layers
 OUT = ROOT / "analyzer" / "data" / "match_calibration.json"

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from synth import synthesise_call  # noqa: E402
 
-from analyzer.transcript import Transcript, Turn, write_transcript_json  # noqa: E402
+from analyzer.transcripts.transcript import Transcript, Turn, write_transcript_json  # noqa: E402
 
 CALLS = {
     "2026-11-25_ben_0004": (

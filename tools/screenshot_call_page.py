@@ -27,8 +27,8 @@ from urllib.parse import quote
 
 import uvicorn
 
+from analyzer.review.users import add_user
 from analyzer.store import Store
-from analyzer.users import add_user
 from analyzer.web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")

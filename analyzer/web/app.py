@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import __version__
-from ..errors import (
+from analyzer import __version__
+from analyzer.errors import (
     AnalyzerError,
     ConflictError,
     ForbiddenError,
@@ -23,10 +23,10 @@ from ..errors import (
     ReviewError,
     StoreError,
 )
-from ..store import Store
-from . import api, pages
-from .auth import CsrfError, LoginRequired, LoginThrottle
-from .render import render
+from analyzer.store import Store
+from analyzer.web import api, pages
+from analyzer.web.auth import CsrfError, LoginRequired, LoginThrottle
+from analyzer.web.render import render
 
 # Scripts, styles and media only from this server; no framing, no inline script.
 SECURITY_HEADERS = {

@@ -17,9 +17,9 @@ import time
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..errors import AnalyzerError
-from ..store import Store
-from ..users import Session, User, name_key, session_for, user_for_token
+from analyzer.errors import AnalyzerError
+from analyzer.review.users import Session, User, name_key, session_for, user_for_token
+from analyzer.store import Store
 
 SESSION_COOKIE = "analyzer_session"
 LOGIN_CSRF_COOKIE = "analyzer_login_csrf"

@@ -10,12 +10,19 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from ..errors import AnalyzerError, ConflictError, ReviewError
-from ..queue import MAX_PAGE, QueueFilters, list_queue
-from ..review import CallView, ItemDecision, audio_file, call_view, confirm_call, dispute_item
-from ..rubric import ITEM_STATUSES
-from ..users import SESSION_DAYS, authenticate, end_session, start_session
-from .auth import (
+from analyzer.errors import AnalyzerError, ConflictError, ReviewError
+from analyzer.grading.rubric import ITEM_STATUSES
+from analyzer.review.calls import (
+    CallView,
+    ItemDecision,
+    audio_file,
+    call_view,
+    confirm_call,
+    dispute_item,
+)
+from analyzer.review.queue import MAX_PAGE, QueueFilters, list_queue
+from analyzer.review.users import SESSION_DAYS, authenticate, end_session, start_session
+from analyzer.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     check_csrf,
@@ -23,7 +30,7 @@ from .auth import (
     page_session,
     store_of,
 )
-from .render import PHASE_CLASSES, call_url, render
+from analyzer.web.render import PHASE_CLASSES, call_url, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -10,8 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .. import __version__
-from ..transcript import format_clock
+from analyzer import __version__
+from analyzer.transcripts.transcript import format_clock
 
 # One colour class per phase, in rubric order; the CSS defines phase-0 ... phase-7.
 PHASE_CLASSES = 8

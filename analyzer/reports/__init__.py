@@ -1,0 +1,3 @@
+"""Reports: agreement with hand grades (evaluate, calibrate), coaching exports and
+packets, and reports of reps and phases over time.
+"""

@@ -1,0 +1,3 @@
+"""Transcripts: the Transcript dataclasses every stage passes on, and the readers
+that turn transcript files of every format into them.
+"""
