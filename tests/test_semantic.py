@@ -19,7 +19,6 @@ from analyzer.errors import ModelError
 from analyzer.grading import semantic
 from analyzer.grading.calibration import (
     AUTO_FEATURES,
-    MET_SCORE,
     NEAR_SCORE,
     SEMANTIC_FEATURES,
     Logistic,
@@ -28,10 +27,11 @@ from analyzer.grading.calibration import (
     load_calibration,
     sentence_cues,
 )
-from analyzer.grading.grade import MET_THRESHOLD, Grader
+from analyzer.grading.grade import Grader
 from analyzer.grading.match import MIN_SEMANTIC_TOKENS, RubricMatcher
 from analyzer.grading.rubric import Rubric, load_rubric, parse_rubric
 from analyzer.grading.text import get_normalizer
+from analyzer.grading.thresholds import MET_SCORE
 from analyzer.transcripts.transcript import Transcript, Turn
 
 from conftest import MINI_RUBRIC, ROOT
@@ -205,7 +205,7 @@ def test_exact_mode_wants_the_words_in_order(embedder) -> None:
     assert item_score(exact, "intro", said) == 1.0
     close = "Hi Dana, this is Alex with Acme Solution."
     assert item_score(exact, "intro", close) == 0.0
-    assert item_score(fuzzy, "intro", close) >= MET_THRESHOLD
+    assert item_score(fuzzy, "intro", close) >= MET_SCORE
     methods = exact.match_call([Turn("Alex", said)]).item_method["intro"]
     assert methods == ["exact"] * len(methods)
 
@@ -235,9 +235,9 @@ def test_auto_keeps_what_the_words_show_and_says_which_method_decided(embedder) 
 def test_auto_credits_a_paraphrase_the_words_miss(auto_matcher, inside_sales) -> None:
     line = "Who else would weigh in before you sign something like this?"
     fuzzy = RubricMatcher(with_mode(inside_sales, "fuzzy"), get_normalizer())
-    assert item_score(fuzzy, "q_authority", line) < MET_THRESHOLD
+    assert item_score(fuzzy, "q_authority", line) < MET_SCORE
     result = auto_matcher.match_call([Turn("rep", line)])
-    assert float(result.item_scores["q_authority"].max()) >= MET_THRESHOLD
+    assert float(result.item_scores["q_authority"].max()) >= MET_SCORE
     assert result.item_method["q_authority"] == ["semantic"]
 
 
@@ -331,7 +331,7 @@ def test_every_sentence_with_a_word_is_embedded_and_a_backchannel_earns_nothing(
     result = matcher.match_call([Turn("Alex", "Um."), Turn("Alex", "Sure.")])
     assert [s.text for s in result.sentences] == ["Sure."]  # a filler alone is no sentence
     assert result.item_method["permission"][0] == "semantic"  # read by its meaning...
-    assert float(result.item_scores["permission"][0]) < MET_THRESHOLD  # ...and not credited
+    assert float(result.item_scores["permission"][0]) < MET_SCORE  # ...and not credited
 
 
 def test_without_a_model_auto_falls_back_and_semantic_stops(monkeypatch, tmp_path) -> None:
@@ -487,16 +487,16 @@ def test_the_labelled_holdout_behaves(inside_sales, auto_matcher, semantic_match
     auto = pair_scores(auto_matcher, rows)
     meaning = pair_scores(semantic_matcher, rows)
     assert auc(meaning, labels) >= AUC_SEMANTIC > auc(fuzzy, labels)
-    fuzzy_p, fuzzy_r = precision_recall(fuzzy >= MET_THRESHOLD, labels)
-    auto_p, auto_r = precision_recall(auto >= MET_THRESHOLD, labels)
-    meaning_p, meaning_r = precision_recall(meaning >= MET_THRESHOLD, labels)
+    fuzzy_p, fuzzy_r = precision_recall(fuzzy >= MET_SCORE, labels)
+    auto_p, auto_r = precision_recall(auto >= MET_SCORE, labels)
+    meaning_p, meaning_r = precision_recall(meaning >= MET_SCORE, labels)
     assert auto_p >= AUTO_PRECISION and auto_r >= AUTO_RECALL
     assert meaning_p >= SEMANTIC_PRECISION and meaning_r >= SEMANTIC_RECALL
     assert auto_p > fuzzy_p and auto_r > fuzzy_r
     paraphrase = np.array([r["kind"] == "paraphrase" for r in rows])
     near_miss = np.array([r["kind"] == "near_miss" for r in rows])
-    assert (auto[paraphrase] >= MET_THRESHOLD).mean() > (fuzzy[paraphrase] >= MET_THRESHOLD).mean()
-    assert (auto[near_miss] >= MET_THRESHOLD).mean() < (fuzzy[near_miss] >= MET_THRESHOLD).mean()
+    assert (auto[paraphrase] >= MET_SCORE).mean() > (fuzzy[paraphrase] >= MET_SCORE).mean()
+    assert (auto[near_miss] >= MET_SCORE).mean() < (fuzzy[near_miss] >= MET_SCORE).mean()
 
 
 def test_the_opening_examples(auto_matcher: RubricMatcher) -> None:
@@ -508,7 +508,7 @@ def test_the_opening_examples(auto_matcher: RubricMatcher) -> None:
         [Turn("rep", "would Thursday at ten work to pick this up again?")]
     )
     request = float(asked.item_scores["cm_next_step"].max())
-    assert request >= MET_THRESHOLD
+    assert request >= MET_SCORE
     done = auto_matcher.match_call([Turn("rep", "we scheduled the follow-up last week")])
     assert float(done.item_scores["cm_next_step"].max()) < request - 0.1
 

@@ -46,10 +46,11 @@ from analyzer.grading.calibration import (  # noqa: E402
     Logistic,
     to_grader_scale,
 )
-from analyzer.grading.grade import MET_THRESHOLD, PARTIAL_THRESHOLD, Grader  # noqa: E402
+from analyzer.grading.grade import Grader  # noqa: E402
 from analyzer.grading.learn import fit_logistic  # noqa: E402
 from analyzer.grading.match import MEANING_OF  # noqa: E402
 from analyzer.grading.rubric import PARTIAL_CREDIT, Rubric, load_rubric  # noqa: E402
+from analyzer.grading.thresholds import MET_SCORE, PARTIAL_SCORE  # noqa: E402
 from analyzer.reports.evaluate import (  # noqa: E402
     cohen_kappa,
     confusion,
@@ -182,10 +183,10 @@ def grade_statuses(dev: DevSet, model: Logistic, calls: set[int]) -> dict[int, d
         np.maximum.at(best, rows.call_short, rows.fuzzy_short)
         for n in calls:
             if item.forbidden:
-                status = "missed" if best[n] >= MET_THRESHOLD else "met"
-            elif best[n] >= MET_THRESHOLD:
+                status = "missed" if best[n] >= MET_SCORE else "met"
+            elif best[n] >= MET_SCORE:
                 status = "met"
-            elif best[n] >= PARTIAL_THRESHOLD:
+            elif best[n] >= PARTIAL_SCORE:
                 status = "partial"
             else:
                 status = "missed"

@@ -30,9 +30,10 @@ from importlib import resources
 
 import numpy as np
 
+from analyzer.grading.thresholds import MET_SCORE
+
 SEMANTIC_FEATURES = ("cosine", "margin", "negation", "past", "not_a_question")
 AUTO_FEATURES = ("fuzzy", *SEMANTIC_FEATURES)  # auto also weighs the words said
-MET_SCORE = 0.75  # the grader's met threshold: a probability at the fitted threshold maps here
 NEAR_SCORE = 0.5  # ...and a probability NEAR_BAND below it maps here (the grader's partial: 0.6)
 NEAR_BAND = 0.1  # so only a sentence just short of the threshold can earn partial credit
 

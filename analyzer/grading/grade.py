@@ -21,10 +21,9 @@ from analyzer.grading.phases import Segmentation, Span, TriggerHit, segment_phas
 from analyzer.grading.roles import RoleDecision, infer_roles, known_roles
 from analyzer.grading.rubric import PARTIAL_CREDIT, Item, Phase, Rubric
 from analyzer.grading.text import get_normalizer
+from analyzer.grading.thresholds import MET_SCORE, PARTIAL_SCORE
 from analyzer.transcripts.transcript import Transcript
 
-MET_THRESHOLD = 0.75  # a sentence scoring this against a phrase shows the behaviour
-PARTIAL_THRESHOLD = 0.6  # a near miss: half credit when nothing better was said
 CONFIDENCE_SPAN = 0.25  # score distance from a threshold at which confidence reaches 1
 LOW_CONFIDENCE = 0.6  # item confidence below this flags the call for a human look
 CLOSEST_FLOOR = 0.5  # a missed item shows its closest sentence when it scored at least this
@@ -234,7 +233,7 @@ class Grader:
     def grade(self, transcript: Transcript, rep: str | None = None) -> Grade:
         turns = transcript.turns
         decision, matches = self._roles_and_matches(transcript, rep)
-        segmentation = segment_phases(turns, self.rubric, matches, decision.roles, MET_THRESHOLD)
+        segmentation = segment_phases(turns, self.rubric, matches, decision.roles, MET_SCORE)
         roles = np.array(
             [decision.roles.get(s.speaker, "customer") for s in matches.sentences], dtype=object
         )
@@ -308,9 +307,9 @@ def _grade_item(
         (bool(in_phase[k]), float(scores[k]), int(k))
         for k in np.nonzero(fits & (scores >= CLOSEST_FLOOR))[0]
     ]
-    candidates.sort(key=lambda c: (c[1] >= MET_THRESHOLD, c[0], c[1]), reverse=True)
-    hits = [c for c in candidates if c[1] >= MET_THRESHOLD]
-    near = [c for c in candidates if c[1] < MET_THRESHOLD]
+    candidates.sort(key=lambda c: (c[1] >= MET_SCORE, c[0], c[1]), reverse=True)
+    hits = [c for c in candidates if c[1] >= MET_SCORE]
+    near = [c for c in candidates if c[1] < MET_SCORE]
     best_near = max((c[1] for c in near), default=0.0)
     if not near and len(hits) < int(fits.sum()):  # sentences below the floor still bound "near"
         below = scores[fits & (scores < CLOSEST_FLOOR)]
@@ -326,10 +325,10 @@ def _grade_item(
     if item.forbidden:
         if hits:
             result.evidence = [evidence(c) for c in hits]
-            result.confidence = _confidence(hits[0][1], (MET_THRESHOLD,))
+            result.confidence = _confidence(hits[0][1], (MET_SCORE,))
         else:
             result.status, result.earned = "met", item.points
-            result.confidence = _confidence(best_near, (MET_THRESHOLD,))
+            result.confidence = _confidence(best_near, (MET_SCORE,))
         return result
 
     if len(hits) >= item.min_count:
@@ -342,7 +341,7 @@ def _grade_item(
         result.earned = item.points * len(hits) / item.min_count
         result.evidence = [evidence(c) for c in sorted(hits, key=lambda c: c[2])]
         decisive = best_near
-    elif best_near >= PARTIAL_THRESHOLD:
+    elif best_near >= PARTIAL_SCORE:
         result.status, result.earned = "partial", item.points * PARTIAL_CREDIT
         result.evidence = [evidence(max(near, key=lambda c: c[1]))]
         decisive = best_near
@@ -350,7 +349,7 @@ def _grade_item(
         decisive = best_near
         if best_near >= CLOSEST_FLOOR:
             result.closest = evidence(max(near, key=lambda c: c[1]))
-    result.confidence = _confidence(decisive, (MET_THRESHOLD, PARTIAL_THRESHOLD))
+    result.confidence = _confidence(decisive, (MET_SCORE, PARTIAL_SCORE))
     return result
 
 

@@ -42,6 +42,7 @@ from analyzer.grading.calibration import (
 )
 from analyzer.grading.rubric import Rubric
 from analyzer.grading.text import PLACEHOLDER, Normalizer, Sentence, is_function_word
+from analyzer.grading.thresholds import MET_SCORE
 from analyzer.transcripts.transcript import Turn
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ SLOT_WIDTH = 3  # words a `{placeholder}` may stand for
 # (0.35 -> 0.39 on charity-pitch zero-shot, 0.49 -> 0.55 learned), and the fitted model does not
 # credit a backchannel ("sure") for anything.
 MIN_SEMANTIC_TOKENS = 1
-MET_SCORE = 0.75  # a score from which the lexical evidence alone shows the behaviour
 # Whose sentences a semantic item reads the meaning of, by its `speaker`. An item either party
 # may voice ("just to confirm, Tuesday at ten") is the rep's behaviour: its meaning is read in
 # the rep's sentences and the other party's count by their words, as triggers do. So a call whose

@@ -16,9 +16,9 @@ import numpy as np
 
 from analyzer.grading.match import CallMatches
 from analyzer.grading.rubric import Item, Phase, Rubric
+from analyzer.grading.thresholds import MET_SCORE
 from analyzer.transcripts.transcript import Turn
 
-TRIGGER_THRESHOLD = 0.75  # a trigger counts as said at this score
 EVIDENCE_FLOOR = 0.55  # scores below this are no evidence for a phase
 EVIDENCE_GAIN = 3.0  # log-score of a perfect match in a turn
 FORWARD_COST = 0.6  # moving on to a later phase
@@ -110,7 +110,7 @@ def _trigger_hit(phase: Phase, matches: CallMatches, roles: dict[str, str]) -> T
     best: TriggerHit | None = None
     for k, sentence in enumerate(matches.sentences):
         score = float(scores[k])
-        if roles.get(sentence.speaker) == "rep" or score < TRIGGER_THRESHOLD:
+        if roles.get(sentence.speaker) == "rep" or score < MET_SCORE:
             continue
         if best is None or score > best.score:
             phrase = matches.trigger_phrase[phase.id][k]
