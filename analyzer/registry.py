@@ -8,9 +8,10 @@ name is unknown. Modules expose it as `get_<kind>(name)` (as whisper's `get_writ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+_REQUIRED: Any = object()  # `get` without a default raises
 
 
 class Registry(Generic[T]):
@@ -42,12 +43,14 @@ class Registry(Generic[T]):
         """The registered name `name` stands for (aliases resolved), as given when unknown."""
         return self.aliases.get(name, name)
 
-    def get(self, name: str) -> T:
+    def get(self, name: str, default: Any = _REQUIRED) -> T:
         """The entry registered as `name` (or an alias of it); else the registry's error naming
-        the choices."""
+        the choices (or `default`, when one is given, as a mapping's `get`)."""
         try:
             return self._entries[self.key(name)]
         except KeyError:
+            if default is not _REQUIRED:
+                return default
             raise self._error(
                 f"unknown {self.what} {name!r} (choose from {', '.join(self._entries)})"
             ) from None
@@ -63,6 +66,12 @@ class Registry(Generic[T]):
 
     def __getitem__(self, name: str) -> T:
         return self._entries[self.key(name)]
+
+    def __setitem__(self, name: str, entry: T) -> None:
+        self._entries[name] = entry
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
 
     def __len__(self) -> int:
         return len(self._entries)

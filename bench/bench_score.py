@@ -131,7 +131,8 @@ def main() -> None:
     clock = time.process_time if args.match == "fuzzy" else time.perf_counter
     learned = None
     if args.learned:
-        from analyzer.grading.learn import examples_from_golden, learn
+        from analyzer.learning.examples import examples_from_golden
+        from analyzer.learning.learn import learn
 
         learned = learn(examples_from_golden([ROOT / "samples"], rubric), rubric)
     started = time.perf_counter()

@@ -60,9 +60,9 @@ def peak_rss_mb() -> int:
 
 def run_one(backend: str, model_dir: Path, call: Path, beam_size: int) -> dict:
     """Transcribe the call with one backend (in this process) and report."""
+    from analyzer.speech.backends import get_backend
     from analyzer.speech.pipeline import transcribe_call
     from analyzer.speech.settings import TranscribeSettings
-    from analyzer.speech.transcribe import get_backend
 
     settings = TranscribeSettings(
         backend=backend, model="random", model_dir=model_dir, beam_size=beam_size, cache_dir=None

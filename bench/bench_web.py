@@ -37,13 +37,13 @@ from typing import Any
 from bench_score import ROOT, make_call, sample_lines
 from fastapi.testclient import TestClient
 
-from analyzer import store as store_module
 from analyzer.grading.grade import Grader
 from analyzer.grading.rubric import load_rubric
-from analyzer.review import calls as review_module
-from analyzer.review.calls import ItemDecision, confirm_call, dispute_item
+from analyzer.review import decisions as review_module
+from analyzer.review.decisions import ItemDecision, confirm_call, dispute_item
 from analyzer.review.users import add_user, make_token
 from analyzer.store import CallRecord, Store, latest_version, refresh_review
+from analyzer.store import calls as store_module
 from analyzer.web import create_app
 
 SEED_VERSION = 2  # bump when the seeded data changes shape

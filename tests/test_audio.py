@@ -15,7 +15,6 @@ import pytest
 
 from analyzer.errors import AudioError, InputError
 from analyzer.speech.audio import (
-    AUDIO_SUFFIXES,
     TARGET_RATE,
     AudioInfo,
     content_hash,
@@ -24,6 +23,7 @@ from analyzer.speech.audio import (
     load_audio,
     probe_audio,
 )
+from analyzer.transcripts.transcript import AUDIO_SUFFIXES
 
 CORPUS = Path("/work/shared/corpus/audio")
 

@@ -20,13 +20,12 @@ from analyzer.config import Config, GradingConfig
 from analyzer.errors import BatchBusyError, StoreError
 from analyzer.runs.batch import (
     BatchReport,
-    CallJob,
     _store,
-    grade_job,
     hold_lock,
     run_batch,
 )
 from analyzer.runs.discover import CallSource, discover_calls
+from analyzer.runs.worker import CallJob, grade_job
 from analyzer.speech.settings import TranscribeSettings
 from analyzer.store import Store
 from analyzer.transcripts.transcript import Turn

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from analyzer.review.calls import recompute_grade
+from analyzer.review.rules import recompute_grade
 from analyzer.web import create_app
 from analyzer.web.render import environment
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from analyzer.config import ExportConfig
+from analyzer.reports.analysis import build_report
 from analyzer.reports.export import export_rows
 from analyzer.reports.packets import write_packets
-from analyzer.reports.report import build_report, render_html, write_report
+from analyzer.reports.report import render_html, write_report
 from analyzer.store import Store
 
 from browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, require_chromium

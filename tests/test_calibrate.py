@@ -17,15 +17,15 @@ from analyzer.grading.grade import grade_call
 from analyzer.grading.rubric import Rubric
 from analyzer.reports.calibrate import (
     ConfirmedCall,
-    Suggestion,
     calibrate,
     calibration_report,
-    format_calibration,
     normalise,
     word_overlap,
     yaml_phrase_line,
 )
-from analyzer.review.calls import ItemDecision, confirm_call, recompute_grade
+from analyzer.reports.calibration import Suggestion, format_calibration
+from analyzer.review.decisions import ItemDecision, confirm_call
+from analyzer.review.rules import recompute_grade
 from analyzer.review.users import get_user
 from analyzer.store import CallRecord, Store
 
@@ -451,7 +451,7 @@ def test_the_calibrate_command(store: Store) -> None:
     from click.testing import CliRunner
 
     from analyzer.cli import main
-    from analyzer.review.calls import ItemDecision, confirm_call
+    from analyzer.review.decisions import ItemDecision, confirm_call
     from analyzer.review.users import get_user
 
     runner = CliRunner()

@@ -6,23 +6,19 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.errors import GoldenSetError, InputError
-from analyzer.reports.evaluate import (
-    CallComparison,
+from analyzer.learning.golden import Label, read_labels
+from analyzer.learning.metrics import (
     Counts,
-    ItemDifference,
-    Label,
     cohen_kappa,
-    compare,
     confusion,
     exact_agreement,
     f1,
     mean_absolute_error,
     mean_bias,
-    most_disagreeing,
     precision,
-    read_labels,
     recall,
 )
+from analyzer.reports.evaluate import CallComparison, ItemDifference, compare, most_disagreeing
 
 from conftest import MINI_RUBRIC
 from helpers import TEXT_CALL

@@ -29,7 +29,7 @@ from analyzer.reports.export import (
     render,
     write_atomic,
 )
-from analyzer.review.calls import ItemDecision, confirm_call, dispute_item
+from analyzer.review.decisions import ItemDecision, confirm_call, dispute_item
 from analyzer.review.users import get_user
 from analyzer.store import CallRecord, Store
 

@@ -13,17 +13,12 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.errors import LearnedFileError
-from analyzer.grading.learn import (
-    FILE_VERSION,
-    MIN_CALLS,
-    Example,
-    learn,
-    load_learned,
-    save_learned,
-)
+from analyzer.grading.examples import Example
+from analyzer.grading.learned import FILE_VERSION, load_learned, save_learned
 from analyzer.grading.rubric import load_rubric
-from analyzer.reports.evaluate import cross_validation_folds, read_golden
-from analyzer.review.calls import ItemDecision, confirm_call
+from analyzer.learning.golden import cross_validation_folds, read_golden
+from analyzer.learning.learn import MIN_CALLS, learn
+from analyzer.review.decisions import ItemDecision, confirm_call
 from analyzer.review.users import add_user, get_user
 from analyzer.store import CallRecord, Store
 

@@ -1,6 +1,7 @@
 import numpy as np
 
-from analyzer.grading.match import PhraseIndex, RubricMatcher
+from analyzer.grading.lexical import PhraseIndex
+from analyzer.grading.match import RubricMatcher
 from analyzer.grading.text import get_normalizer
 from analyzer.transcripts.transcript import Turn
 

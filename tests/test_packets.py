@@ -16,7 +16,7 @@ from analyzer.errors import AnalyzerError, ExportError
 from analyzer.grading.rubric import Rubric
 from analyzer.reports.export import export_rows
 from analyzer.reports.packets import write_packets
-from analyzer.review.calls import ItemDecision, confirm_call
+from analyzer.review.decisions import ItemDecision, confirm_call
 from analyzer.review.users import get_user
 from analyzer.store import Store
 

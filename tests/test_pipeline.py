@@ -12,6 +12,7 @@ import pytest
 from synth import have_espeak, synthesise_call
 
 from analyzer.errors import AudioError
+from analyzer.speech.asr import AsrSegment
 from analyzer.speech.pipeline import (
     ChannelSegment,
     merge_turns,
@@ -21,7 +22,6 @@ from analyzer.speech.pipeline import (
     transcribe_call,
 )
 from analyzer.speech.settings import TranscribeSettings
-from analyzer.speech.transcribe import AsrSegment
 from analyzer.speech.vad import SpeechRegion
 from analyzer.transcripts.transcript import Turn
 

@@ -10,7 +10,7 @@ import pytest
 from analyzer.errors import ReviewError
 from analyzer.grading.grade import grade_call
 from analyzer.grading.rubric import Rubric, parse_rubric
-from analyzer.review.calls import ItemDecision, confirm_call, dispute_item
+from analyzer.review.decisions import ItemDecision, confirm_call, dispute_item
 from analyzer.review.queue import QueueFilters, list_queue
 from analyzer.review.users import User, add_user, get_user
 from analyzer.store import CallRecord, Store

@@ -34,25 +34,18 @@ import pytest
 from analyzer.errors import AnalyzerError
 from analyzer.grading.grade import grade_call
 from analyzer.grading.rubric import Rubric, parse_rubric
-from analyzer.reports.report import (
-    ITEM_PREFIX,
-    PHASE_PREFIX,
-    OutcomesFileError,
+from analyzer.reports.analysis import (
     Report,
     build_report,
-    calls_frame,
-    import_outcomes,
-    normalise_outcome,
     outcome_relation,
     progress,
-    render_csv,
-    render_html,
-    render_table,
     team_progress,
     top_vs_rest,
-    write_report,
 )
-from analyzer.review.calls import ItemDecision, confirm_call
+from analyzer.reports.frame import ITEM_PREFIX, PHASE_PREFIX, calls_frame
+from analyzer.reports.outcomes import OutcomesFileError, import_outcomes, normalise_outcome
+from analyzer.reports.report import render_csv, render_html, render_table, write_report
+from analyzer.review.decisions import ItemDecision, confirm_call
 from analyzer.review.users import get_user
 from analyzer.store import CallRecord, Store
 

@@ -11,22 +11,15 @@ from typing import Any
 
 import pytest
 
-from analyzer import store as store_module
 from analyzer.errors import ConflictError, ForbiddenError, NotFoundError, ReviewError
 from analyzer.grading.grade import grade_call
 from analyzer.grading.rubric import Rubric
-from analyzer.review.calls import (
-    ConfirmedCall,
-    ItemDecision,
-    audio_file,
-    call_view,
-    confirm_call,
-    confirmed_examples,
-    dispute_item,
-    recompute_grade,
-)
+from analyzer.review.decisions import ItemDecision, confirm_call, dispute_item
+from analyzer.review.rules import recompute_grade
 from analyzer.review.users import User, add_user, get_user
+from analyzer.review.views import ConfirmedCall, audio_file, call_view, confirmed_examples
 from analyzer.store import CallRecord, Store, latest_version
+from analyzer.store import store as store_module
 from analyzer.transcripts.readers import read_transcript
 
 from helpers import GOOD_CALL, TEXT_CALL, make_call

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import store as store_module
 from analyzer.errors import AnalyzerError, StoreError
 from analyzer.grading.grade import Grade, grade_call
 from analyzer.grading.rubric import Rubric
 from analyzer.store import CallRecord, CallSummary, Store, latest_version, split_statements
+from analyzer.store import store as store_module
 from analyzer.transcripts.transcript import Transcript
 
 from helpers import GOOD_CALL, make_call

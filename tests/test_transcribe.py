@@ -17,15 +17,11 @@ import pytest
 from tiny_models import build_tiny_faster_whisper, build_tiny_whisper, whisper_tokenizer_json
 
 from analyzer.errors import ModelError
-from analyzer.speech import transcribe as asr
-from analyzer.speech.transcribe import (
-    AsrOptions,
-    AsrSegment,
-    clean_segments,
-    get_backend,
-    remove_repetition_loops,
-    resolve_model,
-)
+from analyzer.speech import models as asr
+from analyzer.speech.asr import AsrOptions, AsrSegment
+from analyzer.speech.backends import get_backend
+from analyzer.speech.models import resolve_model
+from analyzer.speech.segments import clean_segments, remove_repetition_loops
 
 SR = 16_000
 FAST = (0.0,)  # one decoding temperature: the random models fail every fallback check
@@ -468,7 +464,7 @@ def test_clean_segments_thresholds_and_clipping():
 def test_module_imports_without_the_asr_libraries():
     """The ASR libraries load with a backend, not with the module (the CLI starts fast)."""
     code = (
-        "import sys, analyzer.speech.transcribe; "
+        "import sys, analyzer.speech.backends; "
         "print(sorted(m for m in ('whisper', 'faster_whisper', 'ctranslate2') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

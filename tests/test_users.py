@@ -11,7 +11,7 @@ import pytest
 from analyzer.errors import UserError
 from analyzer.grading.rubric import Rubric
 from analyzer.review import users as users_module
-from analyzer.review.calls import ItemDecision, confirm_call
+from analyzer.review.decisions import ItemDecision, confirm_call
 from analyzer.review.users import (
     User,
     add_user,

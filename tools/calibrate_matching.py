@@ -47,17 +47,17 @@ from analyzer.grading.calibration import (  # noqa: E402
     to_grader_scale,
 )
 from analyzer.grading.grade import Grader  # noqa: E402
-from analyzer.grading.learn import fit_logistic  # noqa: E402
 from analyzer.grading.match import MEANING_OF  # noqa: E402
 from analyzer.grading.rubric import PARTIAL_CREDIT, Rubric, load_rubric  # noqa: E402
 from analyzer.grading.thresholds import MET_SCORE, PARTIAL_SCORE  # noqa: E402
-from analyzer.reports.evaluate import (  # noqa: E402
+from analyzer.learning.golden import read_golden  # noqa: E402
+from analyzer.learning.learn import fit_logistic  # noqa: E402
+from analyzer.learning.metrics import (  # noqa: E402
     cohen_kappa,
     confusion,
     f1,
     mean_absolute_error,
     mean_bias,
-    read_golden,
 )
 
 MODEL = "all-MiniLM-L6-v2 (float32)"  # with the first --layers transformer layers

@@ -15,7 +15,8 @@ import numpy as np
 
 from analyzer import __version__
 from analyzer.errors import ModelError
-from analyzer.grading.learn import Learned, SentenceInputs, check_model
+from analyzer.grading.examples import SentenceInputs
+from analyzer.grading.learned import Learned, check_model
 from analyzer.grading.match import CallMatches, RubricMatcher, SpokenSentence
 from analyzer.grading.phases import Segmentation, Span, TriggerHit, segment_phases
 from analyzer.grading.roles import RoleDecision, infer_roles, known_roles

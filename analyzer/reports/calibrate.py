@@ -17,33 +17,37 @@ status); from those pairs and the two grades:
   it keeps crediting that managers mark missed, naming the phrase that matched), and phrasings
   managers keep confirming that the rubric lacks, each with the YAML line to add.
 
-The metrics are evaluate.py's (`cohen_kappa`, `exact_agreement`, `mean_absolute_error`,
-`mean_bias`). `calibrate` builds the report from confirmed calls already read (pure);
-`calibration_report` reads them from the store; `format_calibration` renders the text.
+The metrics are `learning.metrics`' (`cohen_kappa`, `exact_agreement`, `mean_absolute_error`,
+`mean_bias`) and the report's shape and text `reports.calibration`'s. `calibrate` builds the
+report from confirmed calls already read (pure); `calibration_report` reads them from the store.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
+from analyzer.dates import check_day
 from analyzer.errors import CalibrationError
 from analyzer.grading.rubric import ITEM_STATUSES, Item, Rubric
-from analyzer.reports.evaluate import cohen_kappa, exact_agreement, mean_absolute_error, mean_bias
+from analyzer.learning.metrics import POSITIVE
+from analyzer.reports.calibration import (
+    CalibrationReport,
+    CallCalibration,
+    ItemCalibration,
+    Suggestion,
+    scope_text,
+)
 from analyzer.store import Store, json_object
 
-POSITIVE = frozenset({"met", "partial"})  # the item was done (at least in part)
 MIN_OVERRIDES = 3  # overrides in one direction before a threshold suggestion
 MIN_PHRASING_CALLS = 2  # calls confirming the same sentence before a phrasing suggestion
 WORD_OVERLAP = 0.6  # two sentences are "the same" when each shares this share of its words
 PHRASE_INDENT = " " * 6  # a phrase's list entry under `phrases:` in the rubric files
-
-Pair = tuple[str, str]  # (suggested status, confirmed status)
 
 EMPTY_MESSAGE = "no confirmed grades in DB yet: confirm some calls on the review page first"
 
@@ -71,199 +75,6 @@ class ConfirmedCall:
         return str(self.suggested.get("rubric_version", ""))
 
 
-# -- the report ----------------------------------------------------------------------------------
-
-
-@dataclass
-class ItemCalibration:
-    """One rubric item over the confirmed calls."""
-
-    item_id: str
-    rubric: str
-    phase: str
-    text: str
-    forbidden: bool = False
-    pairs: list[Pair] = field(default_factory=list)
-    missed_by_tool: list[str] = field(default_factory=list)  # call ids: missed -> met/partial
-    credited_wrongly: list[str] = field(default_factory=list)  # call ids: met/partial -> missed
-
-    @property
-    def n(self) -> int:
-        return len(self.pairs)
-
-    @property
-    def agreed(self) -> int:
-        return sum(s == c for s, c in self.pairs)
-
-    @property
-    def agreement(self) -> float | None:
-        return exact_agreement(self.pairs)
-
-    @property
-    def kappa(self) -> float | None:
-        return cohen_kappa(self.pairs)
-
-    @property
-    def overrides(self) -> int:
-        return self.n - self.agreed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "item_id": self.item_id,
-            "rubric": self.rubric,
-            "phase": self.phase,
-            "text": self.text,
-            "n": self.n,
-            "agreed": self.agreed,
-            "agreement": _round(self.agreement),
-            "kappa": _round(self.kappa),
-            "overrides": self.overrides,
-            "missed_by_tool": len(self.missed_by_tool),
-            "credited_wrongly": len(self.credited_wrongly),
-        }
-
-
-@dataclass(frozen=True)
-class CallCalibration:
-    """One confirmed call: its two grades and how many items the manager changed."""
-
-    call_id: str
-    call_date: str | None
-    rep: str | None
-    rubric: str
-    rubric_version: str
-    suggested_grade: float
-    confirmed_grade: float
-    suggested_passed: bool
-    confirmed_passed: bool
-    overrides: int
-
-    @property
-    def difference(self) -> float:
-        """Suggested minus confirmed: positive when the tool graded higher."""
-        return round(self.suggested_grade - self.confirmed_grade, 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "call_id": self.call_id,
-            "call_date": self.call_date,
-            "rep": self.rep,
-            "rubric": self.rubric,
-            "rubric_version": self.rubric_version,
-            "suggested_grade": self.suggested_grade,
-            "confirmed_grade": self.confirmed_grade,
-            "difference": self.difference,
-            "suggested_passed": self.suggested_passed,
-            "confirmed_passed": self.confirmed_passed,
-            "overrides": self.overrides,
-        }
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A change to the rubric the confirmed grades argue for.
-
-    kind "threshold": `action` says which way to move the item's bar ("lower the bar: ..." or
-    "tighten: remove the phrase ... that matched", `phrase` naming it). kind "phrasing": `phrase`
-    is a sentence managers keep confirming as the item, `yaml_line` the line to add under the
-    item's `phrases:` in the rubric file.
-    """
-
-    kind: str  # threshold | phrasing
-    item_id: str
-    rubric: str
-    action: str
-    reason: str  # one line, with the counts
-    phrase: str | None = None
-    yaml_line: str | None = None
-    calls: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "item_id": self.item_id,
-            "rubric": self.rubric,
-            "action": self.action,
-            "reason": self.reason,
-            "phrase": self.phrase,
-            "yaml_line": self.yaml_line,
-            "calls": list(self.calls),
-        }
-
-
-@dataclass
-class CalibrationReport:
-    """Suggested against confirmed grades over the confirmed calls in a date range."""
-
-    calls: list[CallCalibration]
-    items: list[ItemCalibration]  # most overridden first
-    suggestions: list[Suggestion]
-    since: str | None = None
-    until: str | None = None
-    rubric: str | None = None  # the rubric asked for, if any
-
-    @property
-    def pairs(self) -> list[Pair]:
-        return [pair for item in self.items for pair in item.pairs]
-
-    @property
-    def agreement(self) -> float | None:
-        return exact_agreement(self.pairs)
-
-    @property
-    def kappa(self) -> float | None:
-        return cohen_kappa(self.pairs)
-
-    @property
-    def differences(self) -> list[float]:
-        return [c.difference for c in self.calls]
-
-    @property
-    def mae(self) -> float | None:
-        return mean_absolute_error(self.differences)
-
-    @property
-    def bias(self) -> float | None:
-        return mean_bias(self.differences)
-
-    @property
-    def pass_agreed(self) -> int:
-        return sum(c.suggested_passed == c.confirmed_passed for c in self.calls)
-
-    @property
-    def rubrics(self) -> list[tuple[str, str]]:
-        """(rubric, version) of the calls, in the order first met."""
-        return list(dict.fromkeys((c.rubric, c.rubric_version) for c in self.calls))
-
-    def to_dict(self) -> dict[str, Any]:
-        pairs = self.pairs
-        return {
-            "since": self.since,
-            "until": self.until,
-            "rubric": self.rubric,
-            "rubrics": [{"rubric": r, "version": v} for r, v in self.rubrics],
-            "calls": len(self.calls),
-            "pairs": len(pairs),
-            "overall": {
-                "agreed": sum(s == c for s, c in pairs),
-                "agreement": _round(self.agreement),
-                "kappa": _round(self.kappa),
-                "overrides": sum(item.overrides for item in self.items),
-                "missed_by_tool": sum(len(item.missed_by_tool) for item in self.items),
-                "credited_wrongly": sum(len(item.credited_wrongly) for item in self.items),
-            },
-            "grade": {
-                "mae": _round(self.mae, 2),
-                "bias": _round(self.bias, 2),
-                "pass_agreed": self.pass_agreed,
-                "calls": len(self.calls),
-            },
-            "items": [item.to_dict() for item in self.items],
-            "suggestions": [s.to_dict() for s in self.suggestions],
-            "per_call": [c.to_dict() for c in self.calls],
-        }
-
-
 # -- building it ---------------------------------------------------------------------------------
 
 
@@ -283,7 +94,7 @@ def calibration_report(
     """
     for name, value in (("since", since), ("until", until)):
         if value is not None:
-            _check_date(name, value)
+            check_day(f"--{name}", value, CalibrationError)
     if since is not None and until is not None and since > until:
         raise CalibrationError(f"--since {since} is after --until {until}: no calls can match")
     rubric_id = rubric.rubric if isinstance(rubric, Rubric) else rubric
@@ -299,11 +110,14 @@ def calibration_report(
         where.append("r.rubric = ?")
         params.append(rubric_id)
     with store.reading("reading confirmed grades") as conn:
-        confirmed_calls = conn.execute(
-            "SELECT count(*) FROM reviews WHERE confirmed_id IS NOT NULL"
-        ).fetchone()[0]
-        rows = conn.execute(
-            "SELECT r.call_id, r.call_date, r.rep, s.grade_json, c.grade_json FROM reviews r "
+        cursor = conn.cursor()
+        cursor.row_factory = sqlite3.Row  # rows by column name
+        confirmed_calls = cursor.execute(
+            "SELECT count(*) AS confirmed FROM reviews WHERE confirmed_id IS NOT NULL"
+        ).fetchone()["confirmed"]
+        rows = cursor.execute(
+            "SELECT r.call_id, r.call_date, r.rep, s.grade_json AS suggested_json, "
+            "c.grade_json AS confirmed_json FROM reviews r "
             "JOIN grades s ON s.id = r.suggested_id JOIN grades c ON c.id = r.confirmed_id "
             f"WHERE {' AND '.join(where)} "
             "ORDER BY r.call_date IS NULL, r.call_date, r.call_id",
@@ -312,12 +126,15 @@ def calibration_report(
     if not confirmed_calls:
         raise CalibrationError(EMPTY_MESSAGE)
     calls = []
-    for call_id, call_date, rep, suggested_json, confirmed_json in rows:
-        suggested, confirmed = json_object(suggested_json), json_object(confirmed_json)
+    for row in rows:
+        suggested = json_object(row["suggested_json"])
+        confirmed = json_object(row["confirmed_json"])
         if suggested is not None and confirmed is not None:
-            calls.append(ConfirmedCall(call_id, call_date, rep, suggested, confirmed))
+            calls.append(
+                ConfirmedCall(row["call_id"], row["call_date"], row["rep"], suggested, confirmed)
+            )
     if not calls:
-        raise CalibrationError(f"no confirmed calls {_scope(since, until, rubric_id)}".rstrip())
+        raise CalibrationError(f"no confirmed calls {scope_text(since, until, rubric_id)}".rstrip())
     report = calibrate(calls, rubric=rubric if isinstance(rubric, Rubric) else None)
     report.since, report.until, report.rubric = since, until, rubric_id
     return report
@@ -542,64 +359,6 @@ def yaml_phrase_line(sentence: str) -> str:
     return f'{PHRASE_INDENT}- "{escaped}"'
 
 
-# -- output --------------------------------------------------------------------------------------
-
-
-def format_calibration(report: CalibrationReport) -> str:
-    """The report as a person reads it: items most overridden first, the summary lines, then the
-    numbered suggestions (a phrasing's YAML line on its own line, ready to paste)."""
-    several = len({r for r, _ in report.rubrics}) > 1
-    rubrics = ", ".join(f"{r} v{v}" for r, v in report.rubrics)
-    pairs = report.pairs
-    count = len(report.calls)
-    lines = [
-        f"Calibration: {count} confirmed call{'s' if count != 1 else ''} "
-        f"({_range(report.since, report.until)}), rubric {rubrics}, {len(pairs)} item pairs",
-        "",
-        "Items, most overridden first (suggested vs confirmed):",
-    ]
-
-    def name(item: ItemCalibration) -> str:
-        return f"{item.rubric}:{item.item_id}" if several else item.item_id
-
-    width = max([len("item"), *(len(name(i)) for i in report.items)])
-    lines.append(
-        f"  {'item':<{width}}    n  agree  kappa  overrides  missed by tool  credited wrongly"
-    )
-    for item in report.items:
-        lines.append(
-            f"  {name(item):<{width}}  {item.n:>3}  {_fmt(item.agreement):>5}  "
-            f"{_fmt(item.kappa):>5}  {item.overrides:>9}  {len(item.missed_by_tool):>14}  "
-            f"{len(item.credited_wrongly):>16}"
-        )
-    agreed = sum(s == c for s, c in pairs)
-    lines += [
-        "",
-        f"Overall: agreement {_fmt(report.agreement)} ({agreed} of {len(pairs)} item pairs), "
-        f"Cohen's kappa over met/partial/missed/na {_fmt(report.kappa)}",
-        f"Grade: mean absolute error {_fmt(report.mae, 1)} points, bias {_signed(report.bias)} "
-        f"(suggested minus confirmed: {_leaning(report.bias)})",
-        f"Pass/fail: the same on {report.pass_agreed} of {count} calls",
-        "",
-    ]
-    if not report.suggestions:
-        lines.append("Suggestions: none (no item is overridden the same way often enough)")
-        return "\n".join(lines) + "\n"
-    lines.append("Suggestions:")
-    for n, s in enumerate(report.suggestions, 1):
-        item = f"{s.rubric}:{s.item_id}" if several else s.item_id
-        lines.append(f"  {n}. {item}: {s.action}")
-        lines.append(f"     {s.reason}")
-        if s.yaml_line is not None:
-            lines.append(s.yaml_line)
-    return "\n".join(lines) + "\n"
-
-
-def calibration_json(report: CalibrationReport) -> str:
-    """The report as one JSON object."""
-    return json.dumps(report.to_dict(), ensure_ascii=False, indent=2)
-
-
 # -- helpers -------------------------------------------------------------------------------------
 
 
@@ -632,46 +391,3 @@ def _items(grade: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
             if isinstance(item, dict) and "id" in item:
                 found[str(item["id"])] = (str(phase.get("id", "")), item)
     return found
-
-
-def _scope(since: str | None, until: str | None, rubric: str | None) -> str:
-    """'of rubric mini from 2026-11-01 to 2026-11-30', as far as each is given."""
-    parts = []
-    if rubric is not None:
-        parts.append(f"of rubric {rubric}")
-    if since is not None:
-        parts.append(f"from {since}")
-    if until is not None:
-        parts.append(f"to {until}" if since is not None else f"up to {until}")
-    return " ".join(parts)
-
-
-def _range(since: str | None, until: str | None) -> str:
-    return _scope(since, until, None) or "all dates"
-
-
-def _check_date(name: str, value: str) -> None:
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise ValueError(value)
-        date.fromisoformat(value)
-    except ValueError:
-        raise CalibrationError(f"--{name} must be a date as YYYY-MM-DD, not {value!r}") from None
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.1f}"
-
-
-def _leaning(bias: float | None) -> str:
-    if not bias:
-        return "no lean either way" if bias is not None else "no calls"
-    return f"the tool grades {'higher' if bias > 0 else 'lower'} on average"
-
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)

@@ -1,9 +1,8 @@
 """How far the suggested grades agree with a manager's: `analyzer evaluate GOLDEN`.
 
-A golden set is a folder of calls (transcripts or recordings, read as `analyzer score` reads them)
-and `labels.csv` beside them: `call_id,item_id,status[,note]`, one row per call and rubric item,
-the status a manager gave (met, partial, missed or na). Every labelled call is graded; its
-suggested item statuses are compared with the manager's:
+Every labelled call of a golden set (`learning.golden`: a folder of calls and `labels.csv`) is
+graded; its suggested item statuses are compared with the manager's, with the metrics of
+`learning.metrics`:
 
 - per item and overall (micro): precision, recall and F1 of "met or partial" (positive) against
   "missed or na" (negative; na counts as negative on both sides), and the share of exact status
@@ -14,372 +13,40 @@ suggested item statuses are compared with the manager's:
   mean absolute error and the bias (positive: the tool grades higher), and pass/fail agreement;
 - the calls that disagree most.
 
-The metric functions are pure and small; `compare` builds the report from grade dicts and labels
-without grading anything; `evaluate` reads the folder, grades and compares.
+`compare` builds the `Evaluation` from grade dicts and labels without grading anything;
+`evaluate` reads the folder, grades and compares; `get_writer("table" | "json")` writes it.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import random
-from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analyzer.errors import AnalyzerError, GoldenSetError, InputError, ModelError
-from analyzer.grading.learn import Example, Learned
-from analyzer.grading.rubric import ITEM_STATUSES, Rubric
-from analyzer.runs.discover import call_stem, find_calls
+from analyzer.errors import GoldenSetError
+from analyzer.grading.learned import Learned
+from analyzer.grading.rubric import Rubric
+from analyzer.learning.golden import LABELS_FILE, Label, cross_validation_folds, read_golden
+from analyzer.learning.metrics import (
+    Counts,
+    Pair,
+    cohen_kappa,
+    confusion,
+    evidence_hits,
+    exact_agreement,
+    f1,
+    mean_absolute_error,
+    mean_bias,
+    precision,
+    recall,
+)
+from analyzer.registry import Registry
+from analyzer.reports.formatting import fixed, leaning, rounded, signed
 from analyzer.speech.settings import TranscribeSettings
-from analyzer.transcripts.transcript import Transcript
 
-LABELS_FILE = "labels.csv"
-LABEL_COLUMNS = ("call_id", "item_id", "status")  # required, in any order
-OPTIONAL_COLUMNS = ("note",)
-POSITIVE = frozenset({"met", "partial"})  # the item was done (at least in part)
 DEFAULT_TOP = 5
-FOLD_SEED = 0  # cross-validation folds: a fixed shuffle, the same on every run
-
-Pair = tuple[str, str]  # (suggested status, manager's status)
-
-
-# -- metrics -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Counts:
-    """A 2x2 confusion table of "met or partial" (positive) vs "missed or na" (negative)."""
-
-    tp: int = 0  # both positive
-    fp: int = 0  # the tool positive, the manager negative
-    fn: int = 0  # the tool negative, the manager positive
-    tn: int = 0  # both negative
-
-    def __add__(self, other: Counts) -> Counts:
-        return Counts(
-            self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn
-        )
-
-
-def confusion(pairs: Iterable[Pair]) -> Counts:
-    """Count (suggested, manager) status pairs into a 2x2 table; met and partial are positive,
-    missed and na negative.
-
-    >>> confusion([("met", "met"), ("partial", "missed"), ("na", "met"), ("na", "missed")])
-    Counts(tp=1, fp=1, fn=1, tn=1)
-    """
-    tp = fp = fn = tn = 0
-    for suggested, manager in pairs:
-        s, m = suggested in POSITIVE, manager in POSITIVE
-        tp += s and m
-        fp += s and not m
-        fn += m and not s
-        tn += not s and not m
-    return Counts(tp, fp, fn, tn)
-
-
-def precision(c: Counts) -> float | None:
-    """Of the items the tool called done, the share the manager agreed were done:
-    TP / (TP + FP); None when the tool called nothing done.
-
-    >>> precision(Counts(tp=3, fp=1))
-    0.75
-    """
-    return c.tp / (c.tp + c.fp) if c.tp + c.fp else None
-
-
-def recall(c: Counts) -> float | None:
-    """Of the items the manager called done, the share the tool found: TP / (TP + FN); None when
-    the manager called nothing done.
-
-    >>> recall(Counts(tp=3, fn=3))
-    0.5
-    """
-    return c.tp / (c.tp + c.fn) if c.tp + c.fn else None
-
-
-def f1(c: Counts) -> float | None:
-    """The harmonic mean of precision and recall, 2TP / (2TP + FP + FN): 0 when either side
-    called something done and they never agree; None when neither called anything done.
-
-    >>> f1(Counts(tp=3, fp=1, fn=3))
-    0.6
-    """
-    denominator = 2 * c.tp + c.fp + c.fn
-    return 2 * c.tp / denominator if denominator else None
-
-
-def exact_agreement(pairs: Sequence[Pair]) -> float | None:
-    """The share of pairs where the two statuses are the same; None for no pairs.
-
-    >>> exact_agreement([("met", "met"), ("partial", "met")])
-    0.5
-    """
-    return sum(s == m for s, m in pairs) / len(pairs) if pairs else None
-
-
-def cohen_kappa(pairs: Sequence[Pair], categories: Sequence[str] = ITEM_STATUSES) -> float | None:
-    """Cohen's kappa: agreement beyond what chance would give, (po - pe) / (1 - pe), where po is
-    the observed share of agreement and pe the agreement expected if each rater kept their own
-    share of each status but chose independently. 1 is perfect agreement, 0 chance, below 0
-    worse than chance. None when undefined: no pairs, or both raters always gave one and the same
-    status (pe = 1).
-
-    >>> cohen_kappa([("met", "met"), ("missed", "missed"), ("met", "missed"), ("met", "met")])
-    0.5
-    """
-    n = len(pairs)
-    if not n:
-        return None
-    unknown = {s for pair in pairs for s in pair} - set(categories)
-    if unknown:
-        raise ValueError(f"statuses not in {list(categories)}: {sorted(unknown)}")
-    observed = sum(s == m for s, m in pairs) / n
-    tool = Counter(s for s, _ in pairs)
-    manager = Counter(m for _, m in pairs)
-    expected = sum(tool[c] * manager[c] for c in categories) / (n * n)
-    if expected >= 1.0:
-        return None
-    return (observed - expected) / (1.0 - expected)
-
-
-def mean_absolute_error(differences: Sequence[float]) -> float | None:
-    """The mean of |difference|; None for no differences.
-
-    >>> mean_absolute_error([4.0, -2.0])
-    3.0
-    """
-    return sum(abs(d) for d in differences) / len(differences) if differences else None
-
-
-def mean_bias(differences: Sequence[float]) -> float | None:
-    """The mean signed difference (suggested minus manager: positive means the tool grades
-    higher); None for no differences.
-
-    >>> mean_bias([4.0, -2.0])
-    1.0
-    """
-    return sum(differences) / len(differences) if differences else None
-
-
-# -- the labels file -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Label:
-    """A manager's status for one item of one call, and where it was written."""
-
-    status: str
-    note: str
-    line: int
-
-
-def read_labels(path: Path, rubric: Rubric, calls: Collection[str]) -> dict[str, dict[str, Label]]:
-    """call id -> item id -> Label, for `labels.csv` checked against the rubric and the call ids
-    found in the folder. Every problem (a call with no transcript, an unknown item, a bad status,
-    a duplicate, a call missing some items, a malformed row) is collected and raised together in
-    one GoldenSetError, each naming the file and the row's line."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as e:
-        raise InputError(
-            path, f"no labels file (expected {','.join(LABEL_COLUMNS)}[,note] rows here)"
-        ) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(path, f"cannot read the labels file ({e})") from e
-
-    found: list[tuple[int, str]] = []  # (line, problem); line 0: the file as a whole
-
-    def problem(line: int | None, message: str) -> None:
-        found.append((line or 0, message))
-
-    def refuse() -> GoldenSetError:
-        found.sort(key=lambda p: p[0])  # stable: a line's problems in the order found
-        return GoldenSetError(
-            path, [f"{path} line {n}: {m}" if n else f"{path}: {m}" for n, m in found]
-        )
-
-    reader = csv.reader(text.splitlines(keepends=True))
-    header: list[str] | None = None
-    header_line = 0
-    rows: list[tuple[int, list[str]]] = []
-    try:
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            if not any(cell.strip() for cell in row):
-                continue
-            if header is None:
-                header, header_line = [c.strip().lower() for c in row], start
-            else:
-                rows.append((start, row))
-    except csv.Error as e:
-        problem(reader.line_num, f"not valid CSV ({e})")
-        raise refuse() from e
-    if header is None:
-        problem(None, f"empty: expected a header {','.join(LABEL_COLUMNS)}[,note] and rows")
-        raise refuse()
-    missing = [c for c in LABEL_COLUMNS if c not in header]
-    extra = [c for c in header if c not in LABEL_COLUMNS + OPTIONAL_COLUMNS]
-    twice = sorted({c for c in header if header.count(c) > 1})
-    if missing or extra or twice:
-        what = []
-        if missing:
-            what.append(f"missing column(s) {', '.join(missing)}")
-        if extra:
-            what.append(f"unknown column(s) {', '.join(repr(c) for c in extra)}")
-        if twice:
-            what.append(f"column(s) given twice: {', '.join(twice)}")
-        problem(
-            header_line,
-            f"header: {'; '.join(what)} (expected {','.join(LABEL_COLUMNS)}[,note])",
-        )
-        raise refuse()
-    if not rows:
-        problem(None, "no labels: only the header")
-        raise refuse()
-
-    column = {name: header.index(name) for name in header}
-    item_ids = [item.id for item in rubric.items]
-    known_items = set(item_ids)
-    labels: dict[str, dict[str, Label]] = {}
-    first_line: dict[str, int] = {}  # call id -> the line of its first row
-    mentioned: dict[str, set[str]] = {}  # call id -> item ids named (well formed or not)
-    orphans: dict[str, list[int]] = {}  # call ids with no transcript -> their lines
-
-    for line, row in rows:
-        call_id = row[column["call_id"]].strip() if column["call_id"] < len(row) else ""
-        item_id = row[column["item_id"]].strip() if column["item_id"] < len(row) else ""
-        if call_id:
-            first_line.setdefault(call_id, line)
-            mentioned.setdefault(call_id, set()).add(item_id)
-        if len(row) > len(header):
-            problem(
-                line,
-                f"{len(row)} fields where the header has {len(header)} "
-                "(quote a note that contains a comma)",
-            )
-            continue
-        cells = {name: (row[i].strip() if i < len(row) else "") for name, i in column.items()}
-        status = cells["status"].lower()
-        ok = True
-        if not call_id:
-            problem(line, "no call_id")
-            ok = False
-        if not item_id:
-            problem(line, "no item_id")
-            ok = False
-        elif item_id not in known_items:
-            problem(line, f"unknown item {item_id!r} (not in rubric {_rubric_name(rubric)})")
-            ok = False
-        if status not in ITEM_STATUSES:
-            shown = repr(cells["status"]) if cells["status"] else "empty"
-            problem(line, f"status {shown} is not one of {', '.join(ITEM_STATUSES)}")
-            ok = False
-        if call_id and call_id not in calls:
-            orphans.setdefault(call_id, []).append(line)
-            continue
-        if not ok:
-            continue
-        seen = labels.setdefault(call_id, {})
-        if item_id in seen:
-            problem(
-                line,
-                f"duplicate label for call {call_id} item {item_id} "
-                f"(first on line {seen[item_id].line})",
-            )
-            continue
-        seen[item_id] = Label(status, cells.get("note", ""), line)
-
-    for call_id, lines in orphans.items():
-        rows_word = "row" if len(lines) == 1 else "rows"
-        problem(
-            lines[0],
-            f"call {call_id!r} has no transcript in {path.parent} "
-            f"({len(lines)} {rows_word} from line {lines[0]})",
-        )
-    for call_id, line in first_line.items():
-        if call_id in orphans:
-            continue
-        # an item named on a refused row is reported there, not again as missing
-        absent = [i for i in item_ids if i not in mentioned[call_id]]
-        if absent:
-            problem(
-                line,
-                f"call {call_id} has no label for {len(absent)} item"
-                f"{'s' if len(absent) != 1 else ''}: {', '.join(absent)}",
-            )
-    if found:
-        raise refuse()
-    return labels
-
-
-EVIDENCE_FILE = "evidence.csv"
-EVIDENCE_COLUMNS = ("call_id", "item_id", "turn")  # required; `text` optional
-
-
-def read_evidence(
-    path: Path, rubric: Rubric, labels: Mapping[str, Mapping[str, Label]]
-) -> dict[str, dict[str, tuple[int, ...]]]:
-    """call id -> item id -> the turns a person marked as doing the item, from `evidence.csv`
-    (`call_id,item_id,turn[,text]`; turn: the index in the transcript's turns). An absent file
-    gives {}. Every problem (an unlabelled call, an unknown item, a turn that is not a
-    non-negative whole number) is raised together in one GoldenSetError."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(path, f"cannot read the evidence file ({e})") from e
-    problems: list[str] = []
-    reader = csv.DictReader(text.splitlines(keepends=True))
-    header = [c.strip().lower() for c in reader.fieldnames or []]
-    missing = [c for c in EVIDENCE_COLUMNS if c not in header]
-    if missing:
-        raise GoldenSetError(
-            path,
-            [
-                f"{path}: header: missing column(s) {', '.join(missing)} "
-                f"(expected {','.join(EVIDENCE_COLUMNS)}[,text])"
-            ],
-        )
-    reader.fieldnames = header
-    known = {item.id for item in rubric.items}
-    found: dict[str, dict[str, set[int]]] = {}
-    try:
-        for row in reader:
-            line = reader.line_num
-            call_id = (row.get("call_id") or "").strip()
-            item_id = (row.get("item_id") or "").strip()
-            turn = (row.get("turn") or "").strip()
-            if call_id not in labels:
-                problems.append(f"{path} line {line}: call {call_id!r} is not in labels.csv")
-                continue
-            if item_id not in known:
-                problems.append(
-                    f"{path} line {line}: unknown item {item_id!r} "
-                    f"(not in rubric {_rubric_name(rubric)})"
-                )
-                continue
-            if not turn.isdigit():
-                problems.append(f"{path} line {line}: turn {turn!r} is not a turn number")
-                continue
-            found.setdefault(call_id, {}).setdefault(item_id, set()).add(int(turn))
-    except csv.Error as e:
-        problems.append(f"{path} line {reader.line_num}: not valid CSV ({e})")
-    if problems:
-        raise GoldenSetError(path, problems)
-    return {c: {i: tuple(sorted(t)) for i, t in items.items()} for c, items in found.items()}
-
-
-def _rubric_name(rubric: Rubric) -> str:
-    return f"{rubric.rubric} v{rubric.version}"
 
 
 # -- the comparison ------------------------------------------------------------------------------
@@ -442,7 +109,7 @@ class ItemScore:
             "item_id": self.item_id,
             "phase": self.phase,
             **_counts_dict(self.counts),
-            "agreement": _round(self.agreement),
+            "agreement": rounded(self.agreement),
             "labels": self.labels,
         }
 
@@ -525,17 +192,17 @@ class Evaluation:
             "pairs": len(self.pairs),
             "overall": {
                 **_counts_dict(counts),
-                "agreement": _round(exact_agreement(self.pairs)),
-                "kappa": _round(self.kappa),
+                "agreement": rounded(exact_agreement(self.pairs)),
+                "kappa": rounded(self.kappa),
             },
             "grade": {
-                "mae": _round(self.mae, 2),
-                "bias": _round(self.bias, 2),
+                "mae": rounded(self.mae, 2),
+                "bias": rounded(self.bias, 2),
                 "pass_agreed": self.pass_agreed,
                 "calls": len(self.calls),
             },
             "evidence": {
-                "precision": _round(self.evidence_precision),
+                "precision": rounded(self.evidence_precision),
                 "checked": self.evidence_checked,
                 "right": self.evidence_right,
             },
@@ -569,7 +236,7 @@ def compare(
     """Compare suggested grades (call id -> grade dict, the grade contract) with the manager's
     labels (call id -> item id -> Label, every rubric item present) and, when given, the turns
     a person marked (call id -> item id -> turns: `read_evidence`)."""
-    from analyzer.review.calls import recompute_grade  # the rubric's rules for a person's statuses
+    from analyzer.review.rules import recompute_grade  # the rubric's rules for a person's statuses
 
     checked, right = evidence_hits(suggested, labels, rubric, evidence) if evidence else (0, 0)
 
@@ -623,130 +290,6 @@ def compare(
     )
 
 
-def evidence_hits(
-    suggested: Mapping[str, dict[str, Any]],
-    labels: Mapping[str, Mapping[str, Label]],
-    rubric: Rubric,
-    evidence: Mapping[str, Mapping[str, Sequence[int]]],
-) -> tuple[int, int]:
-    """(items checked, items right) for evidence precision: every item the tool credited (for
-    a forbidden item: found said) where a person marked turns, right when the first evidence
-    the tool shows is one of those turns."""
-    forbidden = {item.id for item in rubric.items if item.forbidden}
-    checked = right = 0
-    for call_id in labels:
-        marked = evidence.get(call_id, {})
-        for phase in suggested[call_id]["phases"]:
-            for item in phase["items"]:
-                turns = marked.get(item["id"])
-                if not turns:
-                    continue
-                if item["id"] in forbidden:
-                    credited = item["status"] == "missed" and bool(item["evidence"])
-                else:
-                    credited = item["status"] in POSITIVE
-                if not credited or not item["evidence"]:
-                    continue
-                checked += 1
-                right += item["evidence"][0]["turn"] in turns
-    return checked, right
-
-
-def cross_validation_folds(call_ids: Sequence[str], k: int) -> list[tuple[list[str], list[str]]]:
-    """(train, test) call ids for each of `k` folds: every call is in exactly one test fold
-    and never in the train set beside it. The split is a fixed shuffle of the sorted ids, so
-    a re-run gives the same folds."""
-    if k < 2:
-        raise ValueError("cross-validation needs at least 2 folds")
-    ids = sorted(call_ids)
-    if len(ids) < k:
-        raise ValueError(f"{len(ids)} labelled calls cannot make {k} folds")
-    random.Random(FOLD_SEED).shuffle(ids)
-    tests = [sorted(ids[j::k]) for j in range(k)]
-    return [(sorted(set(ids) - set(test)), test) for test in tests]
-
-
-@dataclass
-class GoldenSet:
-    """A golden set read and checked: its labelled calls' transcripts, labels and evidence."""
-
-    golden: Path
-    files: dict[str, Path]
-    labels: dict[str, dict[str, Label]]
-    evidence: dict[str, dict[str, tuple[int, ...]]]
-    transcripts: dict[str, Transcript]
-    has_evidence: bool  # the folder has evidence.csv: every turn that did an item is marked
-
-    def examples(self, call_ids: Collection[str] | None = None) -> list[Example]:
-        return [
-            Example(
-                call_id,
-                self.transcripts[call_id],
-                {item_id: label.status for item_id, label in self.labels[call_id].items()},
-                dict(self.evidence.get(call_id, {})),
-                exhaustive=self.has_evidence,
-            )
-            for call_id in sorted(self.labels)
-            if call_ids is None or call_id in call_ids
-        ]
-
-
-def read_golden(
-    golden: Path,
-    rubric: Rubric,
-    *,
-    settings: TranscribeSettings | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> GoldenSet:
-    """Read a golden set whole: labels and evidence checked (every problem at once), then each
-    labelled call read (or transcribed); calls that cannot be read are reported together."""
-    from analyzer.runs.score import load_call  # reading recordings loads PyAV and Whisper
-
-    golden = Path(golden)
-    files = find_golden_calls(golden)
-    labels = read_labels(golden / LABELS_FILE, rubric, files.keys())
-    evidence = read_evidence(golden / EVIDENCE_FILE, rubric, labels)
-    settings = settings or TranscribeSettings()
-    transcripts: dict[str, Transcript] = {}
-    failures: list[str] = []
-    for call_id in sorted(labels):
-        path = files[call_id]
-        if progress:
-            progress(call_id)
-        try:
-            transcripts[call_id] = load_call(path, settings)
-        except ModelError:
-            raise
-        except InputError as e:
-            failures.append(str(e))
-        except AnalyzerError as e:
-            failures.append(f"{path}: {e}")
-    if failures:
-        raise GoldenSetError(golden, failures)
-    has_evidence = (golden / EVIDENCE_FILE).is_file()
-    return GoldenSet(golden, files, labels, evidence, transcripts, has_evidence)
-
-
-def find_golden_calls(golden: Path) -> dict[str, Path]:
-    """call id (the file's stem) -> the file `analyzer score` would read for it. Two files
-    claiming the same call id are refused."""
-    if not golden.exists():
-        raise InputError(golden, "no such folder")
-    if not golden.is_dir():
-        raise InputError(golden, "not a folder (a golden set is a folder of calls + labels.csv)")
-    found: dict[str, list[Path]] = {}
-    for path in find_calls([golden]):
-        found.setdefault(call_stem(path), []).append(path)
-    clashes = [
-        f"{paths[0]}: call id {call_id!r} is also {', '.join(map(str, paths[1:]))}"
-        for call_id, paths in found.items()
-        if len(paths) > 1
-    ]
-    if clashes:
-        raise GoldenSetError(golden, clashes)
-    return {call_id: paths[0] for call_id, paths in sorted(found.items())}
-
-
 def evaluate(
     golden: Path,
     rubric: Rubric,
@@ -766,7 +309,7 @@ def evaluate(
     from analyzer.grading.grade import (
         Grader,  # the engine loads spaCy: only when there is something to grade
     )
-    from analyzer.grading.learn import learn
+    from analyzer.learning.learn import learn
 
     golden = Path(golden)
     golden_set = read_golden(golden, rubric, settings=settings, progress=progress)
@@ -842,25 +385,25 @@ def evaluation_table(ev: Evaluation) -> str:
         lines.append(
             f"  {item.item_id:<{width}}  {item.phase:<{phase_width}}  "
             f"{c.tp:>2}  {c.fp:>2}  {c.fn:>2}  {c.tn:>2}  "
-            f"{_fmt(precision(c)):>9}  {_fmt(recall(c)):>6}  {_fmt(f1(c)):>4}  "
-            f"{_fmt(item.agreement):>5}"
+            f"{fixed(precision(c)):>9}  {fixed(recall(c)):>6}  {fixed(f1(c)):>4}  "
+            f"{fixed(item.agreement):>5}"
         )
     c = ev.counts
     agreed = sum(s == m for s, m in ev.pairs)
     lines += [
         "",
-        f"Overall (micro, {len(ev.pairs)} labels): precision {_fmt(precision(c))}  "
-        f"recall {_fmt(recall(c))}  F1 {_fmt(f1(c))}  "
+        f"Overall (micro, {len(ev.pairs)} labels): precision {fixed(precision(c))}  "
+        f"recall {fixed(recall(c))}  F1 {fixed(f1(c))}  "
         f"(TP {c.tp}, FP {c.fp}, FN {c.fn}, TN {c.tn})",
-        f"Exact status agreement: {_fmt(exact_agreement(ev.pairs))} ({agreed} of {len(ev.pairs)});"
-        f"  Cohen's kappa over met/partial/missed/na: {_fmt(ev.kappa)}",
-        f"Grade: mean absolute error {_fmt(ev.mae, 1)} points, bias {_signed(ev.bias)} "
-        f"(suggested minus manager: {_leaning(ev.bias)})",
+        f"Exact status agreement: {fixed(exact_agreement(ev.pairs))} ({agreed} of {len(ev.pairs)});"
+        f"  Cohen's kappa over met/partial/missed/na: {fixed(ev.kappa)}",
+        f"Grade: mean absolute error {fixed(ev.mae, 1)} points, bias {signed(ev.bias)} "
+        f"(suggested minus manager: {leaning(ev.bias)})",
         f"Pass/fail: the same on {ev.pass_agreed} of {len(ev.calls)} calls",
     ]
     if ev.evidence_checked is not None:
         lines.append(
-            f"Evidence precision: {_fmt(ev.evidence_precision)} ({ev.evidence_right} of "
+            f"Evidence precision: {fixed(ev.evidence_precision)} ({ev.evidence_right} of "
             f"{ev.evidence_checked} credited items show a marked turn first)"
         )
     if ev.learned:
@@ -874,7 +417,7 @@ def evaluation_table(ev: Evaluation) -> str:
             lines.append(
                 f"  {call.call_id:<{call_width}}  suggested {call.suggested_grade:5.1f} "
                 f"{_verdict(call.suggested_passed)}  manager {call.manager_grade:5.1f} "
-                f"{_verdict(call.manager_passed)}  difference {_signed(call.difference)}  "
+                f"{_verdict(call.manager_passed)}  difference {signed(call.difference)}  "
                 f"{count} item{'s' if count != 1 else ''} differ"
             )
             for d in call.differences:
@@ -882,32 +425,18 @@ def evaluation_table(ev: Evaluation) -> str:
     return "\n".join(lines) + "\n"
 
 
-WRITERS: dict[str, Callable[[Evaluation], str]] = {
-    "table": evaluation_table,
-    "json": evaluation_json,
-}
+WRITERS: Registry[Callable[[Evaluation], str]] = Registry(
+    "format", {"table": evaluation_table, "json": evaluation_json}
+)
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.1f}"
-
-
-def _leaning(bias: float | None) -> str:
-    if not bias:
-        return "no lean either way" if bias is not None else "no calls"
-    return f"the tool grades {'higher' if bias > 0 else 'lower'} on average"
+def get_writer(name: str) -> Callable[[Evaluation], str]:
+    """The writer for `--format NAME`; ValueError naming the choices for an unknown one."""
+    return WRITERS.get(name)
 
 
 def _verdict(passed: bool) -> str:
     return "pass" if passed else "FAIL"
-
-
-def _round(value: float | None, digits: int = 4) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def _counts_dict(c: Counts) -> dict[str, Any]:
@@ -916,7 +445,7 @@ def _counts_dict(c: Counts) -> dict[str, Any]:
         "fp": c.fp,
         "fn": c.fn,
         "tn": c.tn,
-        "precision": _round(precision(c)),
-        "recall": _round(recall(c)),
-        "f1": _round(f1(c)),
+        "precision": rounded(precision(c)),
+        "recall": rounded(recall(c)),
+        "f1": rounded(f1(c)),
     }

@@ -8,7 +8,7 @@ analyzer.toml (`config.ExportConfig`); `flagged_only` keeps the rows with at lea
 `forbidden_said` fires when the grade that counts has a forbidden item missed (its line was
 said), and the row's `forbidden_said` column quotes what was said for each.
 
-Writers are a small registry (`get_exporter("csv" | "jsonl" | "xlsx")`), each writing whole rows
+Writers are a registry (`get_exporter("csv" | "jsonl" | "xlsx")`), each writing whole rows
 to a binary stream. `write_atomic` writes to a temporary file in the target's folder and moves it
 into place with `os.replace`, so a failure leaves no partial file and an existing one untouched.
 """
@@ -19,7 +19,6 @@ import csv
 import io
 import json
 import os
-import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +29,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from analyzer.config import ExportConfig
+from analyzer.dates import check_day
 from analyzer.errors import ExportError
+from analyzer.registry import Registry
+from analyzer.review.rules import counting
 from analyzer.store import Store, json_object
 from analyzer.transcripts.transcript import format_clock
 
@@ -74,23 +76,12 @@ COLUMNS = tuple(f.name for f in fields(ExportRow))
 # -- reading -------------------------------------------------------------------------------------
 
 
-def check_date(name: str, value: str) -> str:
-    """`value` when it is a real date written YYYY-MM-DD; else ExportError naming `name`."""
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        try:
-            date.fromisoformat(value)
-            return value
-        except ValueError:
-            pass
-    raise ExportError(f"{name} must be a date as YYYY-MM-DD, not {value!r}")
-
-
-def check_range(since: str | None, until: str | None) -> None:
-    """Both dates valid and `since` not after `until`; else ExportError."""
+def _check_dates(since: str | None, until: str | None) -> None:
+    """Both dates valid (`analyzer.dates`) and `since` not after `until`; else ExportError."""
     if since is not None:
-        check_date("since", since)
+        check_day("since", since, ExportError)
     if until is not None:
-        check_date("until", until)
+        check_day("until", until, ExportError)
     if since is not None and until is not None and since > until:
         raise ExportError(f"since {since} is after until {until}")
 
@@ -111,7 +102,7 @@ def export_rows(
     Raises ExportError when the database has no calls, or when no call matches the filters
     (a flagged export with nothing flagged is an empty list, not an error).
     """
-    check_range(since, until)
+    _check_dates(since, until)
     where: list[str] = []
     params: list[Any] = []
     if rep is not None:
@@ -125,7 +116,8 @@ def export_rows(
         params.append(until)
     sql = (
         "SELECT r.call_id, r.rep, r.call_date, r.rubric, r.rubric_version, r.suggested_grade, "
-        "r.confirmed_grade, r.status, s.grade_json, c.grade_json FROM reviews r "
+        "r.confirmed_grade, r.status, s.grade_json AS suggested_json, "
+        "c.grade_json AS confirmed_json FROM reviews r "
         "LEFT JOIN grades s ON s.id = r.suggested_id LEFT JOIN grades c ON c.id = r.confirmed_id"
     )
     if where:
@@ -134,19 +126,23 @@ def export_rows(
     rows: list[ExportRow] = []
     matched = 0
     with store.reading("reading calls to export") as conn, _snapshot(conn):
-        if conn.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is None:
+        cursor = conn.cursor()
+        cursor.row_factory = sqlite3.Row  # rows by column name
+        if cursor.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is None:
             raise ExportError(
                 f"{store.path}: no calls in the database (run `analyzer batch` first)"
             )
         disputes: dict[str, list[str]] = {}
-        for call_id, item_id, raised_by, comment in conn.execute(
+        for d in cursor.execute(
             "SELECT call_id, item_id, raised_by, comment FROM disputes WHERE status = 'open' "
             "ORDER BY id"
-        ):
-            disputes.setdefault(call_id, []).append(f"{raised_by} disputes {item_id}: {comment}")
-        for record in conn.execute(sql, params):  # row by row: grade JSONs are not all held
+        ).fetchall():
+            disputes.setdefault(d["call_id"], []).append(
+                f"{d['raised_by']} disputes {d['item_id']}: {d['comment']}"
+            )
+        for record in cursor.execute(sql, params):  # row by row: grade JSONs are not all held
             matched += 1
-            row = _row(record, disputes.get(record[0], []), rules)
+            row = _row(record, disputes.get(record["call_id"], []), rules)
             if row.flagged or not flagged_only:
                 rows.append(row)
     if not matched:
@@ -178,11 +174,15 @@ def describe_filters(rep: str | None, since: str | None, until: str | None) -> s
     return ", ".join(parts) or "no filters"
 
 
-def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> ExportRow:
-    call_id, rep, call_date, rubric, version, suggested_grade, confirmed_grade, status = record[:8]
-    suggested, confirmed = json_object(record[8]), json_object(record[9])
-    counts = confirmed or suggested or {}
-    grade = confirmed_grade if confirmed_grade is not None else suggested_grade
+def _row(record: sqlite3.Row, disputes: list[str], rules: ExportConfig) -> ExportRow:
+    """One call's ExportRow from its `reviews` row (with both grade JSONs), read by name."""
+    suggested_grade, confirmed_grade = record["suggested_grade"], record["confirmed_grade"]
+    status, version = record["status"], record["rubric_version"]
+    suggested = json_object(record["suggested_json"])
+    confirmed = json_object(record["confirmed_json"])
+    # The grade that counts (`review.rules`); an empty confirmed JSON counts as none, as before.
+    counts = counting(suggested, confirmed or None) or {}
+    grade = counting(suggested_grade, confirmed_grade)
     passed = counts.get("passed")
     missed: list[str] = []
     said: list[str] = []
@@ -197,7 +197,7 @@ def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> E
             critical_missed = critical_missed or bool(item.get("critical"))
             if item.get("forbidden"):
                 said.append(_forbidden_said(phase["id"], item))
-            moment = _weak_moment(item, span)
+            moment = weak_moment(item, span)
             if moment is not None:
                 moments.add(moment)
     comments = [*_manager_comments(confirmed), *disputes]
@@ -229,10 +229,10 @@ def _row(record: tuple[Any, ...], disputes: list[str], rules: ExportConfig) -> E
         if abs(change) >= rules.override_points:
             flags.append(f"overridden:{change:+g}")
     return ExportRow(
-        call_id=call_id,
-        rep=rep,
-        call_date=call_date,
-        rubric=rubric,
+        call_id=record["call_id"],
+        rep=record["rep"],
+        call_date=record["call_date"],
+        rubric=record["rubric"],
         rubric_version=None if version is None else str(version),
         suggested_grade=suggested_grade,
         confirmed_grade=confirmed_grade,
@@ -257,7 +257,7 @@ def _forbidden_said(phase_id: str, item: dict[str, Any]) -> str:
     return name
 
 
-def _weak_moment(item: dict[str, Any], span: dict[str, Any]) -> float | None:
+def weak_moment(item: dict[str, Any], span: dict[str, Any]) -> float | None:
     """Where to listen for a missed item (seconds): what was said for a forbidden one, else the
     closest thing said, else the start of its phase; None when none of them has a time."""
     candidates: list[dict[str, Any]] = []
@@ -364,15 +364,18 @@ def write_xlsx(rows: list[ExportRow], out: BinaryIO) -> None:
     book.save(out)
 
 
-EXPORTERS: dict[str, Exporter] = {"csv": write_csv, "jsonl": write_jsonl, "xlsx": write_xlsx}
+# The exporters by `--format` name. A plain dict that tests swap entries of (monkeypatch's
+# setitem); `get_exporter` looks a name up through a Registry over it as it stands.
+EXPORTERS: Registry[Exporter] = Registry(
+    "format", {"csv": write_csv, "jsonl": write_jsonl, "xlsx": write_xlsx}
+)
 BINARY_FORMATS = ("xlsx",)  # not for a terminal: these need --out
 
 
 def get_exporter(name: str) -> Exporter:
-    try:
-        return EXPORTERS[name]
-    except KeyError:
-        raise ValueError(f"unknown format {name!r} (choose from {', '.join(EXPORTERS)})") from None
+    """The exporter for `--format NAME`; ValueError "unknown format 'NAME' (choose from csv,
+    jsonl, xlsx)" for an unknown one."""
+    return EXPORTERS.get(name)
 
 
 def render(rows: list[ExportRow], fmt: str) -> bytes:

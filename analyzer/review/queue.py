@@ -10,14 +10,16 @@ disputed), newest first. A row flagged `forbidden_said` also names the forbidden
 from __future__ import annotations
 
 import json
-import re
+import sqlite3
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
+from analyzer.dates import day_problem, is_day
 from analyzer.errors import ReviewError
+from analyzer.review.rules import counting
 from analyzer.review.users import User
 from analyzer.store import REVIEW_STATUSES, Store
+from analyzer.store.connection import query
 
 PER_PAGE = 50  # calls on a queue page unless asked otherwise
 MAX_PER_PAGE = 500
@@ -41,8 +43,8 @@ class QueueFilters:
         found = []
         for name in ("since", "until"):
             value = getattr(self, name)
-            if value is not None and not _is_date(value):
-                found.append((name, f"must be a date as YYYY-MM-DD, not {value!r}"))
+            if value is not None and not is_day(value):  # listed under its field: unnamed
+                found.append((name, day_problem(name, value).removeprefix(f"{name} ")))
         if self.status is not None and self.status not in (*REVIEW_STATUSES, "open"):
             allowed = ", ".join((*REVIEW_STATUSES, "open"))
             found.append(("status", f"must be one of {allowed}, not {self.status!r}"))
@@ -77,7 +79,7 @@ class QueueRow:
     @property
     def grade(self) -> float | None:
         """The grade that counts: confirmed when confirmed, else suggested."""
-        return self.confirmed_grade if self.confirmed_grade is not None else self.suggested_grade
+        return counting(self.suggested_grade, self.confirmed_grade)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -166,14 +168,18 @@ def list_queue(store: Store, user: User, filters: QueueFilters, choices: bool = 
         page_params.append(filters.status)
     with store.reading("reading the review queue") as conn:
         counts = dict.fromkeys(REVIEW_STATUSES, 0)
-        for status, n in conn.execute(
-            f"SELECT r.status, count(*) FROM reviews r WHERE {base} GROUP BY r.status", params
+        for row in query(
+            conn,
+            f"SELECT r.status AS status, count(*) AS n FROM reviews r WHERE {base} "
+            "GROUP BY r.status",
+            params,
         ):
-            counts[status] = n
+            counts[row["status"]] = row["n"]
         total = sum(counts[s] for s in _statuses(filters.status))
         # The page's ids from the index alone, then only those rows read and joined: a deep
         # page does not read every row it skips.
-        rows = conn.execute(
+        rows = query(
+            conn,
             f"SELECT {_COLUMNS} FROM (SELECT r.call_id FROM reviews r WHERE {page_where} "
             f"{_ORDER} LIMIT ? OFFSET ?) AS page JOIN reviews r ON r.call_id = page.call_id "
             f"JOIN calls c ON c.call_id = r.call_id {_ORDER}",
@@ -183,19 +189,21 @@ def list_queue(store: Store, user: User, filters: QueueFilters, choices: bool = 
         rubrics: list[str] = []
         if choices:
             if user.reviews:
-                reps = [r[0] for r in conn.execute(_REP_MENU)]
+                reps = [r["rep"] for r in query(conn, _REP_MENU)]
             else:
                 reps = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT min(rep) FROM reviews WHERE rep_key = ? GROUP BY rep_key",
+                    r["rep"]
+                    for r in query(
+                        conn,
+                        "SELECT min(rep) AS rep FROM reviews WHERE rep_key = ? GROUP BY rep_key",
                         [(user.rep_name or "").casefold()],
                     )
                 ]
             rubrics = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT rubric FROM reviews WHERE rubric IS NOT NULL ORDER BY rubric"
+                r["rubric"]
+                for r in query(
+                    conn,
+                    "SELECT DISTINCT rubric FROM reviews WHERE rubric IS NOT NULL ORDER BY rubric",
                 )
             ]
     return QueuePage(
@@ -220,36 +228,41 @@ _COLUMNS = (
         FROM grades g, json_each(g.grade_json, '$.phases') p, json_each(p.value, '$.items') i
         WHERE g.id = r.suggested_id AND json_extract(p.value, '$.status') = 'scored'
         AND json_extract(i.value, '$.forbidden') AND json_extract(i.value, '$.status') = 'missed'
-    ) END"""
+    ) END AS forbidden_said"""
 )
 # The reps present, one index seek each (reviews_rep_name), not a read of every row.
 _REP_MENU = (
     "WITH RECURSIVE k(key) AS (SELECT (SELECT min(rep_key) FROM reviews) UNION ALL "
     "SELECT (SELECT min(rep_key) FROM reviews WHERE rep_key > k.key) FROM k "
     "WHERE k.key IS NOT NULL) "
-    "SELECT (SELECT min(rep) FROM reviews WHERE rep_key = k.key) FROM k WHERE k.key IS NOT NULL"
+    "SELECT (SELECT min(rep) FROM reviews WHERE rep_key = k.key) AS rep FROM k "
+    "WHERE k.key IS NOT NULL"
 )
 
 
-def _row(r: tuple[Any, ...]) -> QueueRow:
-    passed = r[11] if r[9] is not None else r[10]
+def _row(r: sqlite3.Row) -> QueueRow:
+    forbidden = json.loads(r["forbidden_said"]) if r["forbidden_said"] else []
     return QueueRow(
-        call_id=r[0],
-        rep=r[1],
-        call_date=r[2],
-        duration=r[3],
-        rubric=r[4],
-        rubric_version=r[5],
-        status=r[6],
-        priority=r[7],
-        suggested_grade=r[8],
-        confirmed_grade=r[9],
-        passed=None if passed is None else bool(passed),
-        flags=json.loads(r[12]) if r[12] else [],
-        open_disputes=r[13],
-        reviewed_by=r[14],
-        forbidden_said=[t for t in json.loads(r[15]) if isinstance(t, str)] if r[15] else [],
+        call_id=r["call_id"],
+        rep=r["rep"],
+        call_date=r["call_date"],
+        duration=r["duration"],
+        rubric=r["rubric"],
+        rubric_version=r["rubric_version"],
+        status=r["status"],
+        priority=r["priority"],
+        suggested_grade=r["suggested_grade"],
+        confirmed_grade=r["confirmed_grade"],
+        passed=_verdict(counting(r["suggested_passed"], r["confirmed_passed"])),
+        flags=json.loads(r["flags_json"]) if r["flags_json"] else [],
+        open_disputes=r["open_disputes"],
+        reviewed_by=r["reviewed_by"],
+        forbidden_said=[t for t in forbidden if isinstance(t, str)],
     )
+
+
+def _verdict(passed: int | None) -> bool | None:
+    return None if passed is None else bool(passed)
 
 
 def _statuses(status: str | None) -> tuple[str, ...]:
@@ -258,13 +271,3 @@ def _statuses(status: str | None) -> tuple[str, ...]:
     if status == "open":
         return ("unreviewed", "disputed")
     return (status,)
-
-
-def _is_date(value: str) -> bool:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True

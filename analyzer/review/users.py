@@ -17,12 +17,14 @@ import functools
 import hashlib
 import hmac
 import secrets
-import unicodedata
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from analyzer.errors import UserError
 from analyzer.store import Store
+from analyzer.store.connection import now_seconds, query
+from analyzer.store.keys import name_key
 
 ROLES = ("admin", "manager", "rep")
 MIN_PASSWORD_LENGTH = 8
@@ -54,16 +56,6 @@ class Session:
     user: User
     csrf_token: str
     expires_at: str
-
-
-# -- names ---------------------------------------------------------------------------------------
-
-
-def name_key(name: str) -> str:
-    """What tells user names apart: Unicode compatibility forms folded (NFKC), case folded,
-    spaces around it removed and runs of spaces inside it made one."""
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    return " ".join(folded.split())
 
 
 # -- passwords -----------------------------------------------------------------------------------
@@ -133,7 +125,7 @@ def add_user(
     if role == "rep":
         rep_name = (rep_name or "").strip() or name
     password_hash = hash_password(password)
-    now = _now()
+    now = now_seconds()
     with store.writing(f"adding user {name}") as conn:
         if conn.execute("SELECT 1 FROM users WHERE name_key = ?", (key,)).fetchone():
             raise UserError(f"a user named {name!r} already exists in {store.path}")
@@ -147,22 +139,23 @@ def add_user(
 
 def list_users(store: Store) -> list[User]:
     with store.reading("listing users") as conn:
-        rows = conn.execute(
-            "SELECT id, name, role, rep_name, created_at FROM users ORDER BY name"
+        rows = query(
+            conn, "SELECT id, name, role, rep_name, created_at FROM users ORDER BY name"
         ).fetchall()
-    return [User(*row) for row in rows]
+    return [_user(row) for row in rows]
 
 
 def get_user(store: Store, name: str) -> User:
     """The user called `name` (as `name_key` tells names apart); UserError when there is none."""
     with store.reading(f"reading user {name}") as conn:
-        row = conn.execute(
+        row = query(
+            conn,
             "SELECT id, name, role, rep_name, created_at FROM users WHERE name_key = ?",
             (name_key(name),),
         ).fetchone()
     if row is None:
         raise UserError(f"no user named {name!r} in {store.path}")
-    return User(*row)
+    return _user(row)
 
 
 def remove_user(store: Store, name: str) -> User:
@@ -176,7 +169,8 @@ def remove_user(store: Store, name: str) -> User:
 def authenticate(store: Store, name: str, password: str) -> User | None:
     """The user when name and password match, else None (the same work either way)."""
     with store.reading("signing in") as conn:
-        row = conn.execute(
+        row = query(
+            conn,
             "SELECT id, name, role, rep_name, created_at, password_hash FROM users "
             "WHERE name_key = ?",
             (name_key(name),),
@@ -184,7 +178,7 @@ def authenticate(store: Store, name: str, password: str) -> User | None:
     if row is None:
         verify_password(password, _dummy_hash())  # no timing hint that the name is unknown
         return None
-    return User(*row[:5]) if verify_password(password, row[5]) else None
+    return _user(row) if verify_password(password, row["password_hash"]) else None
 
 
 # -- sessions ------------------------------------------------------------------------------------
@@ -211,14 +205,15 @@ def session_for(store: Store, value: str | None) -> Session | None:
     if not value:
         return None
     with store.reading("reading a session") as conn:
-        row = conn.execute(
+        row = query(
+            conn,
             "SELECT u.id, u.name, u.role, u.rep_name, u.created_at, s.csrf_token, s.expires_at "
             "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?",
             (_sha256(value),),
         ).fetchone()
-    if row is None or row[6] < _now():
+    if row is None or row["expires_at"] < now_seconds():
         return None
-    return Session(User(*row[:5]), row[5], row[6])
+    return Session(_user(row), row["csrf_token"], row["expires_at"])
 
 
 def end_session(store: Store, value: str | None) -> None:
@@ -237,19 +232,30 @@ def make_token(store: Store, name: str) -> str:
     with store.writing(f"making a token for {name}") as conn:
         conn.execute(
             "INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
-            (_sha256(token), user.id, _now()),
+            (_sha256(token), user.id, now_seconds()),
         )
     return token
 
 
 def user_for_token(store: Store, token: str) -> User | None:
     with store.reading("checking an API token") as conn:
-        row = conn.execute(
+        row = query(
+            conn,
             "SELECT u.id, u.name, u.role, u.rep_name, u.created_at FROM api_tokens t "
             "JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
             (_sha256(token),),
         ).fetchone()
-    return None if row is None else User(*row)
+    return None if row is None else _user(row)
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(
+        id=row["id"],
+        name=row["name"],
+        role=row["role"],
+        rep_name=row["rep_name"],
+        created_at=row["created_at"],
+    )
 
 
 def _sha256(value: str) -> str:
@@ -258,10 +264,6 @@ def _sha256(value: str) -> str:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @functools.cache

@@ -3,23 +3,21 @@
 A call is identified by the hash of its content (the recording, or the transcript when there is
 no recording). A call already graded against the same rubric version is skipped; a call whose
 transcript is stored but whose rubric changed is re-graded without transcribing again. Workers
-read, transcribe and grade; the parent process alone writes, one transaction per call, so a run
-killed at any moment leaves whole calls only and the next run finishes the rest; a call that
-cannot be stored fails alone. One run at a time holds the database (an OS file lock beside its
-real file, released by the OS however the process ends). Workers never hold that lock, and die
-with the parent: a parent killed outright leaves no workers behind, and the next run can start.
+(`worker.py`) read, transcribe and grade; the parent process alone writes, one transaction per
+call, so a run killed at any moment leaves whole calls only and the next run finishes the rest;
+a call that cannot be stored fails alone. One run at a time holds the database (an OS file lock
+beside its real file, released by the OS however the process ends). Workers never hold that
+lock, and die with the parent: a parent killed outright leaves no workers behind, and the next
+run can start.
 """
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import logging
 import multiprocessing
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -30,20 +28,25 @@ from functools import partial
 from pathlib import Path
 
 from analyzer.config import Config
-from analyzer.errors import (
-    AnalyzerError,
-    BatchBusyError,
-    InputError,
-    LearnedFileError,
-    ModelError,
-    StoreError,
-)
+from analyzer.dates import parse_day
+from analyzer.errors import AnalyzerError, BatchBusyError, StoreError
 from analyzer.grading import semantic
 from analyzer.grading.grade import Grade, Grader
-from analyzer.grading.learn import load_learned
+from analyzer.grading.learned import load_learned
 from analyzer.grading.rubric import Rubric, default_rubric_path, load_rubric
 from analyzer.runs.discover import CallSource, discover_calls, is_audio
-from analyzer.runs.score import load_call
+from analyzer.runs.worker import (
+    CallDone,
+    CallJob,
+    attempt,
+    configure_learned,
+    die_with_parent,
+    failure_reason,
+    grade_job,
+    grader_for,
+    internal_error,
+    learned_settings,
+)
 from analyzer.speech.audio import content_hash
 from analyzer.speech.settings import TranscribeSettings
 from analyzer.store import CallRecord, Store
@@ -53,28 +56,6 @@ log = logging.getLogger("analyzer.runs.batch")
 
 FLAGS_TO_REVIEW = ("below_pass_mark", "critical_missed", "forbidden_said", "low_confidence")
 MEMORY_PER_TRANSCRIBER = 1.5 * 1024**3  # bytes a transcribing worker may use (model + audio)
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies (Linux)
-PARENT_CHECK_SECONDS = 1.0  # off Linux, how often a worker looks for its parent
-
-
-@dataclass(frozen=True)
-class CallJob:
-    """What a worker needs for one call."""
-
-    source: CallSource
-    content_hash: str
-    call_id: str
-    rubric_path: Path
-
-
-@dataclass(frozen=True)
-class CallDone:
-    """A worker's answer: the transcript and grade, or why the call failed."""
-
-    job: CallJob
-    transcript: Transcript | None = None
-    grade: Grade | None = None
-    error: str | None = None
 
 
 @dataclass
@@ -156,7 +137,7 @@ def _run(
             rubric, path = rubrics.get(source.metadata.get("call_type"))
             digest = content_hash(source.audio or source.transcript)  # type: ignore[arg-type]
         except (AnalyzerError, OSError) as e:
-            _fail(store, report, str(source.path), _reason(e))
+            _fail(store, report, str(source.path), failure_reason(e))
             continue
         key = (rubric.rubric, str(rubric.version))
         if key not in graded_cache:
@@ -193,7 +174,7 @@ def _regrade(store: Store, jobs: list[CallJob], rubrics: _Rubrics) -> Iterator[C
         transcript = store.stored_transcript(job.content_hash)
         assert transcript is not None
         transcript.call_id = job.call_id
-        yield _attempt(job, partial(_grade_stored, rubrics, job, transcript))
+        yield attempt(job, partial(_grade_stored, rubrics, job, transcript))
 
 
 def _grade_stored(
@@ -213,7 +194,7 @@ def _process(jobs: list[CallJob], settings: TranscribeSettings, workers: int) ->
         max_workers=workers,
         mp_context=_pool_context(),
         initializer=_start_worker,
-        initargs=(threads, semantic.settings(), _learned, os.getpid()),
+        initargs=(threads, semantic.settings(), learned_settings(), os.getpid()),
     ) as pool:
         pending: set[Future[CallDone]] = set()
         queue = iter(jobs)
@@ -254,104 +235,6 @@ def _start_worker(
         configure_learned(*learned)
 
 
-def die_with_parent(parent: int) -> None:
-    """End this process when the process `parent` ends, however it ends (kill -9 included).
-
-    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG; strictly, when
-    the thread that started this worker ends: the batch's own, which outlives its pool).
-    Elsewhere, a thread looks for the parent every PARENT_CHECK_SECONDS. A parent gone before
-    this ran ends it at once.
-    """
-    if not _kill_me_with_my_parent():
-        watcher = threading.Thread(
-            target=_watch_parent, args=(parent,), name="parent-watch", daemon=True
-        )
-        watcher.start()
-    if os.getppid() != parent:  # died before prctl: the worker was handed to another parent
-        os._exit(1)
-
-
-def _kill_me_with_my_parent() -> bool:
-    """Ask Linux for SIGKILL when the parent dies; False where that cannot be asked."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os._exit(1)
-
-
-# Per process (the parent's re-grades, each worker's calls), keyed by the rubric file as it is
-# now: an edited rubric gets a new Grader.
-_graders: dict[tuple[Path, int, int], Grader] = {}
-_learned: tuple[Path, Path] | None = None  # (learned file, the rubric file it is for)
-
-
-def configure_learned(path: Path | None, rubric_path: Path) -> None:
-    """Grade the rubric at `rubric_path` with the learned file at `path` (None: zero-shot)."""
-    global _learned
-    _learned = (Path(path), Path(rubric_path)) if path is not None else None
-    _graders.clear()
-
-
-def grader_for(path: Path, rubric: Rubric | None = None) -> Grader:
-    """The Grader for a rubric file, built once per process and file version."""
-    stat = path.stat()
-    key = (path, stat.st_mtime_ns, stat.st_size)
-    if key not in _graders:
-        rubric = rubric or load_rubric(path)
-        learned = None
-        if _learned is not None and _learned[1] == path:
-            learned = load_learned(_learned[0], rubric)
-        _graders[key] = Grader(rubric, learned)
-    return _graders[key]
-
-
-def grade_job(job: CallJob, settings: TranscribeSettings) -> CallDone:
-    """Worker side: one call from its files to a grade. Never raises for a bad call."""
-
-    def work() -> tuple[Transcript, Grade]:
-        transcript = _load(job, settings)
-        transcript.call_id = job.call_id
-        return transcript, grader_for(job.rubric_path).grade(transcript)
-
-    return _attempt(job, work)
-
-
-def _attempt(job: CallJob, work: Callable[[], tuple[Transcript, Grade]]) -> CallDone:
-    """Grade one call (`work`), its failure recorded against it, unless it is not the call's."""
-    try:
-        transcript, grade = work()
-    except (ModelError, LearnedFileError):
-        raise  # not the call's fault: the whole run stops with the model's message
-    except (AnalyzerError, OSError) as e:
-        return CallDone(job, error=_reason(e))
-    except Exception as e:  # a bug must not stop the night: record it against the call
-        log.exception("unexpected error on %s", job.source.path)
-        return CallDone(job, error=_internal(e))
-    return CallDone(job, transcript, grade)
-
-
-def _load(job: CallJob, settings: TranscribeSettings) -> Transcript:
-    source = job.source
-    transcript = load_call(source.path, settings, rep_name=source.metadata.get("rep"))
-    if source.audio is not None:
-        transcript.audio = str(source.audio)
-    meta = source.metadata
-    if meta.get("rep") and not transcript.rep:
-        transcript.rep = meta["rep"]
-    if meta.get("started_at") or (meta.get("date") and not transcript.started_at):
-        transcript.started_at = meta.get("started_at") or meta["date"]
-    return transcript
-
-
 def _store(store: Store, report: BatchReport, outcome: CallDone) -> None:
     job = outcome.job
     if outcome.error is not None or outcome.grade is None or outcome.transcript is None:
@@ -381,7 +264,7 @@ def _store(store: Store, report: BatchReport, outcome: CallDone) -> None:
         return
     except Exception as e:  # a bug must not stop the night (nor every night after it)
         log.exception("unexpected error storing %s", job.source.path)
-        _fail(store, report, str(job.source.path), _internal(e))
+        _fail(store, report, str(job.source.path), internal_error(e))
         return
     report.graded.append((job.call_id, grade.grade, grade.flags))
     log.info(
@@ -415,22 +298,9 @@ def _finish(store: Store, report: BatchReport, started: float, status: str) -> N
     )
 
 
-def _reason(error: BaseException) -> str:
-    """A failure's one-line reason, without repeating the path (the report names it)."""
-    if isinstance(error, InputError):
-        return error.problem
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
-
-
-def _internal(error: Exception) -> str:
-    """The one-line reason recorded for a call that met a bug."""
-    first = str(error).splitlines()[0] if str(error) else ""
-    return f"internal error: {type(error).__name__}" + (f": {first}" if first else "")
-
-
 def _call_day(source: CallSource) -> date:
     if source.call_date:
-        return date.fromisoformat(source.call_date)
+        return parse_day(source.call_date)
     return date.fromtimestamp(source.path.stat().st_mtime)
 
 

@@ -17,13 +17,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from analyzer.speech.audio import AUDIO_SUFFIXES
+from analyzer.dates import parse_day
 from analyzer.transcripts.readers import decode_bytes, is_binary
 from analyzer.transcripts.readers._common import parse_json, valid_text
+from analyzer.transcripts.transcript import AUDIO_SUFFIXES
 
 TRANSCRIPT_SUFFIXES = (".json", ".txt", ".text", ".srt", ".vtt", ".md")
 SKIPPED_NAMES = ("readme", "license", "licence", "changelog")
@@ -338,16 +338,8 @@ def _normalise_date(values: dict[str, str]) -> str | None:
     if not raw:
         return None
     try:
-        values["date"] = parse_date(raw).isoformat()
+        values["date"] = parse_day(raw).isoformat()
     except ValueError:
         values["date"] = ""
         return f"date {_quoted(raw)} is not a date (use YYYY-MM-DD)"
     return None
-
-
-def parse_date(text: str) -> date:
-    text = text.strip()
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        return datetime.fromisoformat(text).date()

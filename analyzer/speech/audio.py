@@ -29,19 +29,6 @@ from analyzer.errors import AudioError
 from analyzer.transcripts.transcript import format_clock
 
 TARGET_RATE = 16_000
-AUDIO_SUFFIXES = (
-    ".wav",
-    ".mp3",
-    ".m4a",
-    ".aac",
-    ".flac",
-    ".ogg",
-    ".opus",
-    ".wma",
-    ".amr",
-    ".webm",
-    ".mp4",
-)
 
 _NOT_AUDIO = "not an audio file (could not be decoded)"
 _NO_STREAM = "no audio stream in the file"

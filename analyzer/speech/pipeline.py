@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from analyzer.errors import AnalyzerError, InputError, ModelError
+from analyzer.speech.asr import AsrSegment, Backend
 from analyzer.speech.audio import TARGET_RATE, content_hash, is_dual_mono, iter_audio, probe_audio
+from analyzer.speech.backends import get_backend
 from analyzer.speech.cache import TranscriptCache, cache_key
 from analyzer.speech.settings import TranscribeSettings
-from analyzer.speech.transcribe import AsrSegment, Backend, get_backend
 from analyzer.speech.vad import SpeechRegion, speech_regions
 from analyzer.transcripts.transcript import Transcript, Turn, write_transcript_json
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analyzer.errors import ConfigError
-from analyzer.speech.transcribe import AsrOptions
+from analyzer.speech.asr import AsrOptions
 from analyzer.speech.vad import VadSettings
 
 _ASR = AsrOptions()

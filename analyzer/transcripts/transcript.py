@@ -13,6 +13,21 @@ from pathlib import Path
 from typing import Any
 
 ROLES = ("rep", "customer", "unknown")
+# Files that hold a recording, not a transcript: a reader refuses them ("transcribe it first"),
+# the batch transcribes them (speech/audio.py decodes them).
+AUDIO_SUFFIXES = (
+    ".wav",
+    ".mp3",
+    ".m4a",
+    ".aac",
+    ".flac",
+    ".ogg",
+    ".opus",
+    ".wma",
+    ".amr",
+    ".webm",
+    ".mp4",
+)
 
 
 @dataclass

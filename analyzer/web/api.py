@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from analyzer.review.calls import MAX_COMMENT, ItemDecision, call_view, confirm_call, dispute_item
+from analyzer.review.decisions import MAX_COMMENT, ItemDecision, confirm_call, dispute_item
 from analyzer.review.queue import MAX_PAGE, MAX_PER_PAGE, PER_PAGE, QueueFilters, list_queue
 from analyzer.review.users import User
+from analyzer.review.views import call_view
 from analyzer.web.auth import api_user, store_of
 
 

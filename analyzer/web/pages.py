@@ -12,16 +12,10 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from analyzer.errors import AnalyzerError, ConflictError, ReviewError
 from analyzer.grading.rubric import ITEM_STATUSES
-from analyzer.review.calls import (
-    CallView,
-    ItemDecision,
-    audio_file,
-    call_view,
-    confirm_call,
-    dispute_item,
-)
+from analyzer.review.decisions import ItemDecision, confirm_call, dispute_item
 from analyzer.review.queue import MAX_PAGE, QueueFilters, list_queue
 from analyzer.review.users import SESSION_DAYS, authenticate, end_session, start_session
+from analyzer.review.views import CallView, audio_file, call_view
 from analyzer.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,

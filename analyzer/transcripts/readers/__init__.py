@@ -16,12 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analyzer.errors import TranscriptError
-from analyzer.speech.audio import AUDIO_SUFFIXES
+from analyzer.registry import Registry
 from analyzer.transcripts.readers._common import parse_json
 from analyzer.transcripts.readers.jsonfmt import READERS_JSON, json_shape
 from analyzer.transcripts.readers.plain import read_text
 from analyzer.transcripts.readers.subtitles import looks_like_subtitles, read_srt, read_vtt
-from analyzer.transcripts.transcript import Transcript
+from analyzer.transcripts.transcript import AUDIO_SUFFIXES, Transcript
 
 __all__ = [
     "AUDIO_SUFFIXES",
@@ -38,28 +38,27 @@ __all__ = [
 
 Reader = Callable[[str, Path], Transcript]
 
-READERS: dict[str, Reader] = {
-    **READERS_JSON,
-    "srt": read_srt,
-    "vtt": read_vtt,
-    "text": read_text,
-}
-ALIASES = {
-    "project": "json",
-    "whisper": "whisper-json",
-    "whisperx": "whisper-json",
-    "azure": "azure-conversation",
-    "aws": "aws-transcribe",
-    "transcribe": "aws-transcribe",
-    "segments": "segments-json",
-    "harper-valley": "segments-json",
-    "webvtt": "vtt",
-    "subrip": "srt",
-    "txt": "text",
-    "plain": "text",
-    "md": "text",
-    "markdown": "text",
-}
+# Every reader by format name (`--format`); names are looked up lower-cased and stripped.
+READERS: Registry[Reader] = Registry(
+    "transcript format",
+    {**dict(READERS_JSON.items()), "srt": read_srt, "vtt": read_vtt, "text": read_text},
+    aliases={
+        "project": "json",
+        "whisper": "whisper-json",
+        "whisperx": "whisper-json",
+        "azure": "azure-conversation",
+        "aws": "aws-transcribe",
+        "transcribe": "aws-transcribe",
+        "segments": "segments-json",
+        "harper-valley": "segments-json",
+        "webvtt": "vtt",
+        "subrip": "srt",
+        "txt": "text",
+        "plain": "text",
+        "md": "text",
+        "markdown": "text",
+    },
+)
 MAX_BYTES = 50 * 1024 * 1024
 # What one call may hold to be graded. A two-hour call is ~2,000 turns and ~120,000 characters
 # (fast speech, 170 words a minute); these allow ten times the turns and four times the speech,
@@ -71,8 +70,8 @@ MAX_CALL_CHARS = 500_000  # characters of speech (turn text) in one call
 
 def get_reader(name: str) -> Reader:
     """The reader registered under name (or an alias such as "md", "webvtt", "whisper")."""
-    key = ALIASES.get(name.strip().lower(), name.strip().lower())
-    if key not in READERS:
+    key = name.strip().lower()
+    if key not in READERS:  # the message names the format as given, and says "expected"
         raise ValueError(
             f"unknown transcript format {name!r} (expected one of: {', '.join(READERS)})"
         )
@@ -185,7 +184,7 @@ def _read(path: Path, fmt: str | None) -> Transcript:
             get_reader(fmt)
         except ValueError as e:
             raise TranscriptError(path, str(e)) from e
-        reader_name = ALIASES.get(fmt.strip().lower(), fmt.strip().lower())
+        reader_name = READERS.key(fmt.strip().lower())
     if path.suffix.lower() in AUDIO_SUFFIXES:
         raise TranscriptError(path, "is an audio file; transcribe it first")
     if not path.exists():

@@ -4,12 +4,14 @@ Amazon Transcribe (standard and Call Analytics) and "segments" lists (Harper Val
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from analyzer.errors import TranscriptError
+from analyzer.registry import Registry
 from analyzer.transcripts.readers._common import (
     build,
     default_call_id,
@@ -444,10 +446,13 @@ def _sibling_metadata(path: Path, sid: str) -> tuple[dict[str, str], dict[str, A
     return names, fields
 
 
-READERS_JSON = {
-    "json": read_project_json,
-    "whisper-json": read_whisper_json,
-    "azure-conversation": read_azure,
-    "aws-transcribe": read_aws,
-    "segments-json": read_segments_json,
-}
+READERS_JSON: Registry[Callable[[str, Path], Transcript]] = Registry(
+    "JSON transcript format",
+    {
+        "json": read_project_json,
+        "whisper-json": read_whisper_json,
+        "azure-conversation": read_azure,
+        "aws-transcribe": read_aws,
+        "segments-json": read_segments_json,
+    },
+)

@@ -1,21 +1,17 @@
-"""What a person or a script reads: grades (`get_writer("table" | "json")`), the batch summary,
-and the stored-calls listing."""
+"""Grade writers: a grade as a person reads it (`table`) or as one line of JSON (`json`), looked
+up by `get_writer(name)` in the `WRITERS` registry (`analyzer score --format`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from analyzer.registry import Registry
 from analyzer.transcripts.transcript import format_clock
 
 if TYPE_CHECKING:
     from analyzer.grading.grade import Evidence, Grade, ItemResult, PhaseResult
-    from analyzer.runs.batch import BatchReport
-    from analyzer.store import CallSummary
 
 STATUS_MARK = {"met": "[met]    ", "partial": "[partial]", "missed": "[missed] ", "na": "[n/a]    "}
 BREACHED_MARK = "[BREACH] "  # a forbidden line said
@@ -110,95 +106,11 @@ def _rep_source(source: str) -> str:
     }.get(source, source)
 
 
-WRITERS: dict[str, Callable[[Grade], str]] = {"table": grade_table, "json": grade_json}
+WRITERS: Registry[Callable[[Grade], str]] = Registry(
+    "format", {"table": grade_table, "json": grade_json}
+)
 
 
 def get_writer(name: str) -> Callable[[Grade], str]:
-    try:
-        return WRITERS[name]
-    except KeyError:
-        raise ValueError(f"unknown format {name!r} (choose from {', '.join(WRITERS)})") from None
-
-
-def format_report(report: BatchReport, db: Path) -> str:
-    """The batch's closing summary, as a manager or an ops admin reads it."""
-    lines = [
-        f"Batch run {report.run_id} on {db}: {report.found} calls found, "
-        f"{len(report.graded)} graded, {report.skipped} already graded, "
-        f"{len(report.failed)} failed ({report.seconds:.1f} s)."
-    ]
-    if report.mean_grade is not None:
-        lines.append(f"Mean grade of the calls graded now: {report.mean_grade:.1f}")
-    if report.flagged:
-        lines.append(f"Flagged for review ({len(report.flagged)}):")
-        lines.extend(f"  {g:5.1f}  {c}  [{', '.join(f)}]" for c, g, f in report.flagged)
-    if report.failed:
-        lines.append(f"Failed ({len(report.failed)}):")
-        lines.extend(f"  {path}: {reason}" for path, reason in report.failed)
-    return "\n".join(lines)
-
-
-CALL_COLUMNS = ("call_id", "date", "rep", "grade", "passed", "flags", "rubric")
-
-
-def format_calls(rows: list[CallSummary], fmt: str) -> str:
-    """Stored calls as a table, CSV, or JSON Lines (one object per call)."""
-    records = [
-        {
-            "call_id": r.call_id,
-            "date": r.call_date,
-            "rep": r.rep,
-            "grade": r.grade,
-            "passed": r.passed,
-            "flags": r.flags,
-            "rubric": f"{r.rubric} v{r.rubric_version}" if r.rubric else None,
-            "duration": r.duration,
-            "source": r.source_path,
-        }
-        for r in rows
-    ]
-    if fmt == "json":
-        return "".join(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
-    if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow([*CALL_COLUMNS, "duration", "source"])
-        for rec in records:
-            writer.writerow(
-                [
-                    ";".join(v) if isinstance(v, list) else ("" if v is None else v)
-                    for v in rec.values()
-                ]
-            )
-        return out.getvalue()
-    if not records:
-        return "No calls match.\n"
-    cells = [
-        [
-            rec["call_id"],
-            rec["date"] or "",
-            rec["rep"] or "",
-            "" if rec["grade"] is None else f"{rec['grade']:.1f}",
-            {True: "pass", False: "FAIL", None: ""}[rec["passed"]],
-            ", ".join(rec["flags"]),
-            rec["rubric"] or "",
-        ]
-        for rec in records
-    ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(CALL_COLUMNS)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(CALL_COLUMNS, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
-    ]
-    lines.append(f"{len(records)} calls")
-    lines.extend(["", "Average per rep:"])
-    by_rep: dict[str, list[float]] = {}
-    for rec in records:
-        if rec["grade"] is not None:
-            by_rep.setdefault(rec["rep"] or "?", []).append(rec["grade"])
-    for rep, grades in sorted(by_rep.items()):
-        passed = sum(1 for r in records if (r["rep"] or "?") == rep and r["passed"])
-        lines.append(
-            f"  {rep:<12} {sum(grades) / len(grades):5.1f}  ({len(grades)} calls, {passed} passed)"
-        )
-    return "\n".join(lines) + "\n"
+    """The writer registered as `name`; ValueError naming the formats when there is none."""
+    return WRITERS.get(name)
