@@ -170,3 +170,27 @@ def evidence_hits(
                 checked += 1
                 right += item["evidence"][0]["turn"] in turns
     return checked, right
+
+
+class Agreement:
+    """Agreement over a set of graded calls, for a report that has `pairs` (the tool's and the
+    person's status per item) and `calls` (each with the grade's `difference`)."""
+
+    pairs: Sequence[Pair]
+    calls: Sequence[Any]
+
+    @property
+    def kappa(self) -> float | None:
+        return cohen_kappa(self.pairs)
+
+    @property
+    def differences(self) -> list[float]:
+        return [c.difference for c in self.calls]
+
+    @property
+    def mae(self) -> float | None:
+        return mean_absolute_error(self.differences)
+
+    @property
+    def bias(self) -> float | None:
+        return mean_bias(self.differences)

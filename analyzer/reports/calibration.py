@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.learning.metrics import (
+    Agreement,
     Pair,
     cohen_kappa,
     exact_agreement,
-    mean_absolute_error,
-    mean_bias,
 )
 from analyzer.reports.formatting import fixed, leaning, rounded, signed
 
@@ -144,7 +143,7 @@ class Suggestion:
 
 
 @dataclass
-class CalibrationReport:
+class CalibrationReport(Agreement):
     """Suggested against confirmed grades over the confirmed calls in a date range."""
 
     calls: list[CallCalibration]
@@ -161,22 +160,6 @@ class CalibrationReport:
     @property
     def agreement(self) -> float | None:
         return exact_agreement(self.pairs)
-
-    @property
-    def kappa(self) -> float | None:
-        return cohen_kappa(self.pairs)
-
-    @property
-    def differences(self) -> list[float]:
-        return [c.difference for c in self.calls]
-
-    @property
-    def mae(self) -> float | None:
-        return mean_absolute_error(self.differences)
-
-    @property
-    def bias(self) -> float | None:
-        return mean_bias(self.differences)
 
     @property
     def pass_agreed(self) -> int:

@@ -30,15 +30,13 @@ from analyzer.grading.learned import Learned
 from analyzer.grading.rubric import Rubric
 from analyzer.learning.golden import LABELS_FILE, Label, cross_validation_folds, read_golden
 from analyzer.learning.metrics import (
+    Agreement,
     Counts,
     Pair,
-    cohen_kappa,
     confusion,
     evidence_hits,
     exact_agreement,
     f1,
-    mean_absolute_error,
-    mean_bias,
     precision,
     recall,
 )
@@ -115,7 +113,7 @@ class ItemScore:
 
 
 @dataclass
-class Evaluation:
+class Evaluation(Agreement):
     """Everything `analyzer evaluate` reports."""
 
     golden: str
@@ -142,22 +140,6 @@ class Evaluation:
     @property
     def counts(self) -> Counts:
         return sum((i.counts for i in self.items), Counts())
-
-    @property
-    def kappa(self) -> float | None:
-        return cohen_kappa(self.pairs)
-
-    @property
-    def differences(self) -> list[float]:
-        return [c.difference for c in self.calls]
-
-    @property
-    def mae(self) -> float | None:
-        return mean_absolute_error(self.differences)
-
-    @property
-    def bias(self) -> float | None:
-        return mean_bias(self.differences)
 
     @property
     def pass_agreed(self) -> int:
