@@ -12,7 +12,7 @@ Found in the working directory, or given with `--config`. Every section is optio
 
     [transcription]                           # see TranscribeSettings
     backend = "faster-whisper"
-    model = "base.en"
+    model = "tiny.en"
 
     [batch]
     filename_pattern = "{date}_{rep}_{id}"

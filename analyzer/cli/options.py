@@ -50,7 +50,9 @@ _TRANSCRIPTION_OPTIONS = [
         help="ASR library (default: faster-whisper).",
     ),
     click.option(
-        "--model", help="Model name, looked up in --model-dir first, or a path (default: base.en)."
+        "--model",
+        help="Model name, looked up in --model-dir first, or a path (default: tiny.en, which "
+        "ships with the install).",
     ),
     click.option(
         "--model-dir",
@@ -60,6 +62,17 @@ _TRANSCRIPTION_OPTIONS = [
     click.option("--language", help="Spoken language (default: en)."),
     click.option("--beam-size", type=int, help="Beam search width (default: 5)."),
     click.option("--device", type=click.Choice(["cpu", "cuda"]), help="Default: cpu."),
+    click.option(
+        "--compute-type",
+        help="faster-whisper's number type, e.g. int8, float16, float32 (default: int8 on cpu, "
+        "float16 on cuda).",
+    ),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(min=0),
+        help="faster-whisper: recognise this many speech windows at once (default: 0, one at a "
+        "time; more is faster on a GPU).",
+    ),
     click.option(
         "--word-timestamps/--no-word-timestamps",
         default=None,

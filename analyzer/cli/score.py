@@ -11,6 +11,7 @@ import click
 from analyzer.cli.main import main
 from analyzer.cli.options import (
     config_from,
+    config_option,
     learned_from,
     learned_option,
     rubric_from,
@@ -37,12 +38,14 @@ from analyzer.runs.summary import format_scored
 )
 @learned_option
 @transcription_options
+@config_option
 def score(
     paths: tuple[Path, ...],
     rubric_path: Path | None,
     rep: str | None,
     fmt: str,
     learned_path: Path | None,
+    config_path: Path | None,
     **options,
 ) -> None:
     """Grade calls (transcripts or recordings, files or folders) and print each grade with its
@@ -51,8 +54,9 @@ def score(
     from analyzer.runs.score import score_files
 
     rubric = rubric_from(rubric_path)
-    learned = learned_from(learned_path, rubric, config_from(None))
-    settings = settings_from(options)
+    config = config_from(config_path)
+    learned = learned_from(learned_path, rubric, config)
+    settings = settings_from(options, base=config.transcription)
     write = get_writer(fmt)
     files = find_calls(paths)
     if not files:

@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from analyzer.cli.main import main
-from analyzer.cli.options import settings_from, transcription_options
+from analyzer.cli.options import config_from, config_option, settings_from, transcription_options
 from analyzer.runs.discover import find_recordings
 
 
 @main.command()
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @transcription_options
+@config_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -23,11 +24,11 @@ from analyzer.runs.discover import find_recordings
     show_default=True,
     help="Folder for the transcript JSON files.",
 )
-def transcribe(audio: tuple[Path, ...], out: Path, **options) -> None:
+def transcribe(audio: tuple[Path, ...], config_path: Path | None, out: Path, **options) -> None:
     """Transcribe recorded calls (files or folders) into transcript JSON, one file per call."""
     from analyzer.speech.pipeline import transcribe_files
 
-    settings = settings_from(options)
+    settings = settings_from(options, base=config_from(config_path).transcription)
     files = find_recordings(audio)
     if not files:
         raise click.ClickException(f"no recordings found in {', '.join(map(str, audio))}")

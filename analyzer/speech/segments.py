@@ -16,14 +16,24 @@ END_SLACK = 1.0
 
 _STRIP = string.punctuation + "…¿¡“”‘’«»"
 MAX_LOOP_NGRAM = 8
-MIN_LOOP_REPEATS = 3
+MIN_LOOP_REPEATS = 3  # a sequence of two or more words said this many times in a row is a loop
+MIN_WORD_REPEATS = 5  # a single word must be repeated more: "no, no, no" is how people talk
+# Numbers are said in repeats ("three, three, three, two"): a sequence holding a digit or a
+# number word is never collapsed.
+NUMBER_WORDS = frozenset(
+    "oh zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty "
+    "ninety hundred thousand million double triple".split()
+)
 
 
 def remove_repetition_loops(text: str) -> str:
-    """Collapse a run of 3+ repeats of the same 1..8-word sequence into one occurrence.
+    """Collapse a run of repeats of the same 1..8-word sequence into one occurrence: 3+ repeats
+    of two or more words, 5+ of one word; never a sequence holding a digit or a number word.
 
     Words compare case-insensitively and without surrounding punctuation; the first occurrence is
-    kept as written. "thank you thank you thank you" -> "thank you"; "no no" stays.
+    kept as written. "thank you thank you thank you" -> "thank you"; "no no no" stays, and so
+    does "three, three, three, two".
     """
     words = text.split()
     changed = False
@@ -46,7 +56,8 @@ def _collapse_once(words: list[str]) -> list[str]:
             reps = 1
             while keys[i + reps * n : i + (reps + 1) * n] == gram:
                 reps += 1
-            if reps >= MIN_LOOP_REPEATS and n * reps > best_n * best_reps:
+            needed = MIN_WORD_REPEATS if n == 1 else MIN_LOOP_REPEATS
+            if reps >= needed and n * reps > best_n * best_reps and not _has_number(gram):
                 best_n, best_reps = n, reps
         if best_n:
             out.extend(words[i : i + best_n])
@@ -55,6 +66,10 @@ def _collapse_once(words: list[str]) -> list[str]:
             out.append(words[i])
             i += 1
     return out
+
+
+def _has_number(words: list[str]) -> bool:
+    return any(w in NUMBER_WORDS or any(c.isdigit() for c in w) for w in words)
 
 
 def clean_segments(

@@ -30,7 +30,7 @@ class VadSettings:
     """How speech is told from silence. Defaults suit telephone calls fed to Whisper."""
 
     threshold: float = 0.5  # speech probability above which a frame is speech
-    min_speech_ms: int = 250  # shorter bursts are dropped
+    min_speech_ms: int = 100  # shorter bursts are dropped ("ok" and "hi" last 150-300 ms)
     min_silence_ms: int = 500  # silences shorter than this do not split speech
     speech_pad_ms: int = 200  # padding kept around each region
     max_region_s: float = 30.0  # longer regions are split (Whisper's window)
