@@ -66,6 +66,7 @@ bench: install eval
 	cd bench && ../$(BIN)/python bench_batch.py --no-sentence-cache
 	cd bench && ../$(BIN)/python bench_batch.py
 	cd bench && ../$(BIN)/python bench_transcribe.py
+	cd bench && ../$(BIN)/python bench_speech.py
 	cd bench && ../$(BIN)/python bench_web.py
 
 # The night's job on the sample calls, then what a manager reads in the morning.
