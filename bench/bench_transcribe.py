@@ -1,10 +1,11 @@
 """Transcription speed: both backends on the same tiny random weights and the same stereo call.
 
-The call is spoken by espeak-ng from a sample transcript (rep left, customer right, 8 kHz); the
-models are the tests' tiny random Whisper, as an openai-whisper checkpoint and the very same
-weights converted to CTranslate2 for faster-whisper, so the comparison is like for like. Each
-backend runs in its own process so its peak memory is its own. Reported: real-time factor (audio
-seconds per wall second), peak memory, and the share of channel-seconds VAD sends on.
+The call is spoken by Piper (espeak-ng without it) from the sample transcripts (rep left, customer
+right, 8 kHz); the models are the tests' tiny random Whisper, as an openai-whisper checkpoint and
+the very same weights converted to CTranslate2 for faster-whisper, so the comparison is like for
+like. Each backend runs in its own process so its peak memory is its own. Reported: real-time
+factor (audio seconds per wall second), peak memory, and the share of channel-seconds VAD sends
+on.
 
     python bench/bench_transcribe.py [--beam-size 5] [--seconds 120] [--json]
 """

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from synth import have_espeak, synthesise_call
+from synth import NO_VOICE, have_voice, synthesise_call
 from tiny_models import build_tiny_faster_whisper, build_tiny_whisper
 
 from analyzer.cli import main
@@ -16,7 +16,7 @@ from analyzer.transcripts.transcript import Turn
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not have_espeak(), reason="espeak-ng is not installed (apt)"),
+    pytest.mark.skipif(not have_voice(), reason=NO_VOICE),
 ]
 
 SCRIPT = [

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from synth import have_espeak, synthesise_call
+from synth import NO_VOICE, have_voice, synthesise_call
 
 from analyzer.errors import AudioError
 from analyzer.speech.asr import AsrSegment
@@ -25,7 +25,7 @@ from analyzer.speech.settings import TranscribeSettings
 from analyzer.speech.vad import SpeechRegion
 from analyzer.transcripts.transcript import Turn
 
-needs_espeak = pytest.mark.skipif(not have_espeak(), reason="espeak-ng is not installed (apt)")
+needs_voice = pytest.mark.skipif(not have_voice(), reason=NO_VOICE)
 
 
 class ScriptedBackend:
@@ -117,13 +117,13 @@ SCRIPT = [
 
 @pytest.fixture(scope="module")
 def stereo_call(tmp_path_factory):
-    if not have_espeak():
-        pytest.skip("espeak-ng is not installed (apt)")
+    if not have_voice():
+        pytest.skip(NO_VOICE)
     path = tmp_path_factory.mktemp("calls") / "call-0001.wav"
     return path, synthesise_call(SCRIPT, path)
 
 
-@needs_espeak
+@needs_voice
 def test_stereo_call_alternates_rep_and_customer_on_the_right_timeline(stereo_call, tmp_path):
     path, truth = stereo_call
     settings = TranscribeSettings(cache_dir=None)
@@ -140,7 +140,7 @@ def test_stereo_call_alternates_rep_and_customer_on_the_right_timeline(stereo_ca
     assert src["recognised_seconds"] > 0 and transcript.call_id == "call-0001"
 
 
-@needs_espeak
+@needs_voice
 def test_rep_on_the_right_channel(stereo_call):
     path, _ = stereo_call
     settings = TranscribeSettings(cache_dir=None, rep_channel="right")
@@ -148,7 +148,7 @@ def test_rep_on_the_right_channel(stereo_call):
     assert [t.role for t in transcript.turns] == ["customer", "rep", "customer", "rep"]
 
 
-@needs_espeak
+@needs_voice
 def test_dual_mono_is_treated_as_mono(stereo_call, tmp_path):
     import av
 
@@ -190,7 +190,7 @@ def test_bad_audio_is_a_clear_error(tmp_path):
         transcribe_call(empty, TranscribeSettings(cache_dir=None), ScriptedBackend())
 
 
-@needs_espeak
+@needs_voice
 def test_cache_reuses_a_transcript_of_the_same_audio(stereo_call, tmp_path):
     path, _ = stereo_call
     settings = TranscribeSettings(cache_dir=tmp_path / "cache")

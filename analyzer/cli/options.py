@@ -74,11 +74,6 @@ _TRANSCRIPTION_OPTIONS = [
         "time; more is faster on a GPU).",
     ),
     click.option(
-        "--word-timestamps/--no-word-timestamps",
-        default=None,
-        help="Ask the recogniser for word times.",
-    ),
-    click.option(
         "--rep-channel",
         type=click.Choice(["left", "right", "none"]),
         help="Stereo calls: the rep's channel (default: left).",

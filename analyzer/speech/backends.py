@@ -4,7 +4,8 @@
 a `Backend` whose `transcribe(samples)` turns 16 kHz mono float32 samples into `AsrSegment`s with
 times relative to the array given. Voice activity detection is the caller's job; both backends
 decode without conditioning on previous text and with Whisper's guards against text invented in
-silence, and their output goes through the same clean-up (`segments.clean_segments`). Model
+silence, and their output goes through the same clean-up (`segments.clean_segments`). With
+`AsrOptions.word_timestamps` each segment carries its words' times (`AsrSegment.words`). Model
 files are found by `models.resolve_model`. The ASR libraries are imported lazily, so this module
 imports without them.
 """
@@ -18,6 +19,7 @@ import pickle
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from analyzer.errors import ModelError
 from analyzer.registry import Registry
-from analyzer.speech.asr import SAMPLE_RATE, AsrOptions, AsrSegment, Backend
+from analyzer.speech.asr import SAMPLE_RATE, AsrOptions, AsrSegment, AsrWord, Backend
 from analyzer.speech.models import dir_label, missing_package, model_label, resolve_model
 from analyzer.speech.segments import clean_segments
 
@@ -41,6 +43,55 @@ def _as_audio(samples: np.ndarray) -> np.ndarray:
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _words(raw: Iterable[Any] | None) -> tuple[AsrWord, ...]:
+    """The recogniser's word timings (openai-whisper's dicts, faster-whisper's `Word`s) as
+    whitespace-separated words: Whisper splits some at a hyphen or a dot (" high", "-end";
+    " a", ".m."), and a piece that does not start with a space is joined to the one before."""
+    words: list[AsrWord] = []
+    for w in raw or ():
+        if isinstance(w, dict):
+            start, end, text = float(w["start"]), float(w["end"]), str(w["word"])
+        else:
+            start, end, text = float(w.start), float(w.end), str(w.word)
+        if words and text and not text[0].isspace():
+            last = words[-1]
+            words[-1] = AsrWord(last.start, max(last.end, end), last.text + text)
+        else:
+            words.append(AsrWord(start, end, text))
+    return tuple(words)
+
+
+def _keep_words(segments: list[AsrSegment], duration: float) -> list[AsrSegment]:
+    """Cleaned segments whose words still say what their text says.
+
+    `clean_segments` may collapse a repetition loop in the text; the words kept are then the
+    first occurrences, as in the text (matched in order, word by word). Words that cannot be
+    matched to the text are dropped for that segment, so the pipeline shares its text out by
+    time instead. Word times are clipped to the audio, in order.
+    """
+    kept = []
+    for seg in segments:
+        if seg.words:
+            tokens = seg.text.split()
+            matched: list[AsrWord] = []
+            for word in seg.words:
+                if len(matched) < len(tokens) and word.text.strip() == tokens[len(matched)]:
+                    matched.append(word)
+            words: tuple[AsrWord, ...] = ()
+            if len(matched) == len(tokens):
+                floor = 0.0
+                clipped = []
+                for word in matched:
+                    start = min(max(word.start, floor), duration)
+                    end = min(max(word.end, start), duration)
+                    clipped.append(replace(word, start=start, end=end))
+                    floor = start
+                words = tuple(clipped)
+            seg = replace(seg, words=words)
+        kept.append(seg)
+    return kept
 
 
 def _reason(exc: BaseException) -> str:
@@ -131,15 +182,18 @@ class OpenAIWhisperBackend:
                 text=str(s["text"]),
                 avg_logprob=_optional_float(s.get("avg_logprob")),
                 no_speech_prob=_optional_float(s.get("no_speech_prob")),
+                words=_words(s.get("words")) if opts.word_timestamps else (),
             )
             for s in result["segments"]
         )
-        return clean_segments(
+        duration = audio.size / SAMPLE_RATE
+        cleaned = clean_segments(
             segments,
-            duration=audio.size / SAMPLE_RATE,
+            duration=duration,
             no_speech_threshold=opts.no_speech_threshold,
             logprob_threshold=opts.logprob_threshold,
         )
+        return _keep_words(cleaned, duration)
 
 
 CORRUPT_CHECKPOINT = "not a PyTorch checkpoint (corrupt or incomplete file?)"
@@ -266,15 +320,17 @@ class FasterWhisperBackend:
                 text=s.text,
                 avg_logprob=_optional_float(s.avg_logprob),
                 no_speech_prob=_optional_float(s.no_speech_prob),
+                words=_words(s.words) if opts.word_timestamps else (),
             )
             for s in raw
         )
-        return clean_segments(
+        cleaned = clean_segments(
             segments,
             duration=duration,
             no_speech_threshold=opts.no_speech_threshold,
             logprob_threshold=opts.logprob_threshold,
         )
+        return _keep_words(cleaned, duration)
 
 
 # ---------------------------------------------------------------------------------------------

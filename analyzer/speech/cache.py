@@ -17,10 +17,14 @@ from analyzer.transcripts.transcript import Transcript, transcript_from_dict, wr
 # Settings that cannot change what a transcript says; every other one is part of the key, so a
 # setting added later is keyed unless it is named here.
 UNKEYED_SETTINGS = frozenset({"cache_dir", "max_minutes", "model_dir"})
+# Bumped when the pipeline changes what a transcript says for the same settings (2: words
+# placed by their own times), so older cached transcripts are not reused.
+PIPELINE_VERSION = 2
 
 
 def cache_key(audio_hash: str, settings: TranscribeSettings) -> str:
     shaping = settings.model_dump(mode="json", exclude=set(UNKEYED_SETTINGS))
+    shaping["pipeline"] = PIPELINE_VERSION
     digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
     return f"{audio_hash[:32]}-{settings.backend}-{_safe(settings.model)}-{digest}"
 

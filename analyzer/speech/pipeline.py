@@ -4,20 +4,24 @@ Stereo call recordings carry one party per channel: each channel is transcribed 
 the segments are merged on the timeline, so the speaker of every turn comes from its channel.
 Only what VAD calls speech goes to the recogniser (less work, and Whisper cannot invent text in
 the silences it never hears); the speech regions are joined into one array per chunk and the
-recogniser's times are mapped back to the original timeline. The file is decoded a chunk at a
-time, so memory stays bounded on long recordings.
+recogniser's times are mapped back to the original timeline. Words are placed by their own times
+(the recogniser is always asked for word timestamps): a segment's times are too coarse once it
+runs over several regions, and turns are cut word by word where the other party speaks. The file
+is decoded a chunk at a time, so memory stays bounded on long recordings.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from analyzer.errors import AnalyzerError, InputError, ModelError
-from analyzer.speech.asr import AsrSegment, Backend
+from analyzer.speech.asr import AsrSegment, AsrWord, Backend
 from analyzer.speech.audio import TARGET_RATE, content_hash, is_dual_mono, iter_audio, probe_audio
 from analyzer.speech.backends import get_backend
 from analyzer.speech.cache import TranscriptCache, cache_key
@@ -36,6 +40,28 @@ class ChannelSegment:
     start: float
     end: float
     text: str
+    words: tuple[AsrWord, ...] = ()  # on the call's timeline, when the recogniser gave them
+
+
+@dataclass
+class RecognisedCall:
+    """What the recogniser heard on each channel, before it becomes turns."""
+
+    segments: list[ChannelSegment]
+    spoken: list[tuple[int, float, float]]  # (channel, start, end) of every VAD speech region
+    layout: int  # channels transcribed: 1 (mono or dual mono) or 2
+    speech_seconds: float
+
+
+# A mono call has no channel to tell the parties apart: a pause this long (seconds) between
+# words starts a new turn, the gap people leave when the floor changes hands.
+MONO_PAUSE_S = 0.8
+
+
+def call_backend(settings: TranscribeSettings) -> Backend:
+    """The recogniser for `settings`, always asked for word times: the pipeline places words by
+    them."""
+    return get_backend(replace(settings.asr_options(), word_timestamps=True))
 
 
 def transcribe_call(
@@ -46,24 +72,11 @@ def transcribe_call(
     """Transcribe one recording into turns with speakers and roles from its channels."""
     path = Path(path)
     info = probe_audio(path, max_duration=settings.max_minutes * 60)
-    backend = backend or get_backend(settings.asr_options())
-    segments: list[ChannelSegment] = []
-    speech = 0.0
-    layout: int | None = None  # channels transcribed: 1 (mono or dual mono) or 2
-    spoken: list[tuple[int, float, float]] = []  # (channel, start, end) of every speech region
-    for index, chunk in enumerate(iter_audio(path, settings.chunk_seconds)):
-        if layout is None:
-            layout = 1 if chunk.shape[0] == 1 or is_dual_mono(chunk) else 2
-        offset = index * settings.chunk_seconds
-        for channel in range(layout):
-            samples = chunk[channel]
-            regions = speech_regions(samples, settings.vad, offset=offset)
-            speech += sum(r.end - r.start for r in regions)
-            spoken.extend((channel, r.start, r.end) for r in regions)
-            for seg in recognise_regions(backend, samples, regions, offset):
-                segments.append(ChannelSegment(channel, seg.start, seg.end, seg.text))
-    layout = layout or 1
-    turns = merge_turns(segments, speaker_labels(layout, settings.rep_channel), spoken)
+    backend = backend or call_backend(settings)
+    heard = recognise_call(path, settings, backend)
+    layout, segments = heard.layout, heard.segments
+    turns = merge_turns(segments, speaker_labels(layout, settings.rep_channel), heard.spoken)
+    speech = heard.speech_seconds
     recognised = sum(s.end - s.start for s in segments)
     return Transcript(
         call_id=path.stem,
@@ -90,13 +103,35 @@ def transcribe_call(
     )
 
 
+def recognise_call(path: Path, settings: TranscribeSettings, backend: Backend) -> RecognisedCall:
+    """Decode a (probed) recording chunk by chunk, find each channel's speech and recognise it:
+    segments and words on the call's timeline, one party per stereo channel."""
+    segments: list[ChannelSegment] = []
+    speech = 0.0
+    layout: int | None = None
+    spoken: list[tuple[int, float, float]] = []
+    for index, chunk in enumerate(iter_audio(path, settings.chunk_seconds)):
+        if layout is None:
+            layout = 1 if chunk.shape[0] == 1 or is_dual_mono(chunk) else 2
+        offset = index * settings.chunk_seconds
+        for channel in range(layout):
+            samples = chunk[channel]
+            regions = speech_regions(samples, settings.vad, offset=offset)
+            speech += sum(r.end - r.start for r in regions)
+            spoken.extend((channel, r.start, r.end) for r in regions)
+            for seg in recognise_regions(backend, samples, regions, offset):
+                segments.append(ChannelSegment(channel, seg.start, seg.end, seg.text, seg.words))
+    return RecognisedCall(segments, spoken, layout or 1, speech)
+
+
 def recognise_regions(
     backend: Backend, samples: np.ndarray, regions: Sequence[SpeechRegion], offset: float
 ) -> list[AsrSegment]:
     """Recognise only the speech regions of a chunk, with times on the call's timeline.
 
-    The regions are cut out, joined with short gaps and recognised in one call; each segment's
-    start and end are then mapped back through the region they fall in.
+    The regions are cut out, joined with short gaps and recognised in one call; each word (or,
+    without word times, each segment's start and end) is then mapped back through the region
+    it falls in.
     """
     if not regions:
         return []
@@ -124,12 +159,16 @@ def recognise_regions(
 
 
 def _to_timeline(seg: AsrSegment, spans: list[tuple[float, float, float]]) -> list[AsrSegment]:
-    """A segment of the joined speech array -> the same speech on the recording's timeline.
+    """A segment of the joined speech array -> the same speech on the recording's timeline: one
+    segment per speech region it has words in, so that no turn ever covers the silence, or the
+    other party's speech, between two regions.
 
-    A segment that runs over several speech regions (the recogniser does not know where one
-    region ends) is split at the regions' edges, its words shared out by time, so that no turn
-    ever covers the silence, or the other party's speech, between two regions.
+    Each word goes to the region its own time falls in. A segment without word times is split
+    at the regions' edges and its words shared out by time (the recogniser's segment times are
+    coarse there, so this is only the fallback).
     """
+    if seg.words:
+        return _words_to_timeline(seg, spans)
     parts = []
     for joined_start, joined_end, original_start in spans:
         a, b = max(seg.start, joined_start), min(seg.end, joined_end)
@@ -151,6 +190,43 @@ def _to_timeline(seg: AsrSegment, spans: list[tuple[float, float, float]]) -> li
     return out
 
 
+def _words_to_timeline(
+    seg: AsrSegment, spans: list[tuple[float, float, float]]
+) -> list[AsrSegment]:
+    """Place each word in the region its start falls in (a word starting in the gap after a
+    region belongs to the next region when it runs into it, else to the one before), its times
+    clipped to that region; consecutive words of one region make one segment."""
+    starts = [joined_start for joined_start, _, _ in spans]
+    groups: list[tuple[int, list[AsrWord]]] = []
+    for word in seg.words:
+        i = max(0, bisect.bisect_right(starts, word.start) - 1)
+        if word.start > spans[i][1] and i + 1 < len(spans) and word.end > spans[i + 1][0]:
+            i += 1
+        if groups and i < groups[-1][0]:  # words stay in the order they were said
+            i = groups[-1][0]
+        joined_start, joined_end, original_start = spans[i]
+        a = min(max(word.start, joined_start), joined_end)
+        b = min(max(word.end, a), joined_end)
+        placed = AsrWord(
+            original_start + a - joined_start, original_start + b - joined_start, word.text
+        )
+        if groups and groups[-1][0] == i:
+            groups[-1][1].append(placed)
+        else:
+            groups.append((i, [placed]))
+    out = []
+    for _, words in groups:
+        text = "".join(w.text for w in words).strip()
+        if text:
+            end = max(w.end for w in words)
+            out.append(
+                AsrSegment(
+                    words[0].start, end, text, seg.avg_logprob, seg.no_speech_prob, tuple(words)
+                )
+            )
+    return out
+
+
 def speaker_labels(layout: int, rep_channel: str) -> list[tuple[str, str]]:
     """(speaker, role) for each transcribed channel."""
     if layout == 1:
@@ -167,38 +243,88 @@ def merge_turns(
     labels: Sequence[tuple[str, str]],
     speech: Sequence[tuple[int, float, float]] = (),
 ) -> list[Turn]:
-    """Order segments on the timeline; consecutive segments of one channel become one turn,
-    unless another channel had speech between them (`speech`: (channel, start, end) regions
-    from VAD): a reply the recogniser dropped still ends the turn before it, so no turn spans
-    the other party's words."""
-    turns: list[Turn] = []
-    for seg in sorted(segments, key=lambda s: (s.start, s.channel)):
-        text = seg.text.strip()
-        if not text:
-            continue
-        if (
-            turns
-            and turns[-1].channel == seg.channel
-            and not _spoke_between(speech, seg.channel, turns[-1].end or seg.start, seg.start)
-        ):
-            last = turns[-1]
-            last.text = f"{last.text} {text}"
-            last.end = max(last.end or seg.end, seg.end)
-            continue
-        speaker, role = labels[seg.channel]
-        turns.append(
-            Turn(
-                speaker=speaker,
-                text=text,
-                start=round(seg.start, 3),
-                end=round(seg.end, 3),
-                role=role,
-                channel=seg.channel,
-            )
+    """Order what was said on the timeline and cut it into turns (`turns_with_words`)."""
+    return [turn for turn, _ in turns_with_words(segments, labels, speech)]
+
+
+def turns_with_words(
+    segments: Sequence[ChannelSegment],
+    labels: Sequence[tuple[str, str]],
+    speech: Sequence[tuple[int, float, float]] = (),
+) -> list[tuple[Turn, list[AsrWord]]]:
+    """Turns, each with the timed words it holds (none for a segment without word times).
+
+    Words (or whole segments, where there are no word times) of all channels are ordered by
+    when they start; consecutive ones of one channel make one turn, so a turn ends as soon as
+    another channel says a word. Two segments of one channel are also two turns when another
+    channel had speech between them (`speech`: (channel, start, end) regions from VAD): a reply
+    the recogniser dropped still ends the turn before it, so no turn spans the other party's
+    words. One channel's words keep their order even where its segments overlap in time. With
+    one channel (a mono call: both parties on one track, one speaker label) a pause of
+    MONO_PAUSE_S or more starts a new turn, where the other party most often speaks.
+    """
+    units: list[_Said] = []
+    for channel in sorted({seg.channel for seg in segments}):
+        mine = sorted(
+            ((n, seg) for n, seg in enumerate(segments) if seg.channel == channel),
+            key=lambda pair: pair[1].start,
         )
-    for turn in turns:
+        floor = float("-inf")
+        for number, seg in mine:
+            timed = [(w.start, w.end, w.text) for w in seg.words] or [
+                (seg.start, seg.end, seg.text)
+            ]
+            for start, end, text in timed:
+                floor = max(floor, start)
+                units.append(
+                    _Said(
+                        floor, channel, len(units), max(floor, end), text, number, bool(seg.words)
+                    )
+                )
+    turns: list[tuple[Turn, list[AsrWord]]] = []
+    last_segment = -1
+    mono = len(labels) == 1
+    for said in sorted(units):
+        if not said.text.strip():
+            continue
+        turn = turns[-1][0] if turns else None
+        same_segment = said.segment == last_segment
+        if (
+            turn is not None
+            and turn.channel == said.channel
+            and (
+                same_segment
+                or not _spoke_between(speech, said.channel, turn.end or said.start, said.start)
+            )
+            and not (mono and said.start - (turn.end or said.start) >= MONO_PAUSE_S)
+        ):
+            # the next word of one segment joins as the recogniser wrote it
+            turn.text += said.text if same_segment else f" {said.text.strip()}"
+            turn.end = max(turn.end or said.end, said.end)
+        else:
+            speaker, role = labels[said.channel]
+            turn = Turn(
+                speaker, said.text.strip(), round(said.start, 3), said.end, role, said.channel
+            )
+            turns.append((turn, []))
+        if said.is_word:
+            turns[-1][1].append(AsrWord(said.start, said.end, said.text))
+        last_segment = said.segment
+    for turn, _ in turns:
         turn.end = round(turn.end, 3) if turn.end is not None else None
     return turns
+
+
+class _Said(NamedTuple):
+    """A word, or a whole segment without word times, of one channel; sorts by time."""
+
+    start: float
+    channel: int
+    order: int  # ties keep the channel's own order
+    end: float
+    text: str
+    segment: int  # index of its segment
+    is_word: bool
 
 
 def _spoke_between(

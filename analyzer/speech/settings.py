@@ -31,7 +31,6 @@ class TranscribeSettings(BaseModel):
     beam_size: int = Field(default=_ASR.beam_size, ge=1, le=20)  # beam search width
     device: Literal["cpu", "cuda"] = _ASR.device  # type: ignore[assignment]
     compute_type: str | None = _ASR.compute_type  # faster-whisper: int8 on cpu, float16 on cuda
-    word_timestamps: bool = _ASR.word_timestamps  # ask the recogniser for word times
     batch_size: int = Field(default=_ASR.batch_size, ge=0)  # faster-whisper batched decoding
     rep_channel: Literal["left", "right", "none"] = "left"  # stereo: the rep's channel
     max_minutes: float = Field(default=120.0, gt=0)  # longer recordings are refused
@@ -48,7 +47,6 @@ class TranscribeSettings(BaseModel):
             beam_size=self.beam_size,
             device=self.device,
             compute_type=self.compute_type,
-            word_timestamps=self.word_timestamps,
             batch_size=self.batch_size,
         )
 
