@@ -79,6 +79,10 @@ demo: install
 	@echo "== One call in full: the suggested grade with its evidence =="
 	$(BIN)/analyzer score samples/2026-11-23_alice_0001.json
 	@echo
+	@echo "== The sample recordings, transcribed by the real Whisper tiny.en that ships with the install =="
+	$(BIN)/analyzer transcribe samples/2026-11-24_chloe_0004.wav samples/2026-11-25_ben_0004.wav --out transcripts
+	$(BIN)/analyzer score transcripts/2026-11-25_ben_0004.json --format table | sed -n 1,3p
+	@echo
 	@echo "Next: review and confirm these grades in the browser. Add yourself as a manager"
 	@echo "(it asks for a password), serve, and open http://127.0.0.1:8000/ :"
 	@echo "  .venv/bin/analyzer users add YOURNAME --role manager --db demo.db"
