@@ -39,7 +39,8 @@ def peak_rss_mb() -> int:
 
 
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
+    """The words of a text; a spelt-out name ("T-I-L-L") counts once, not per letter."""
+    return re.findall(r"[a-z0-9']+(?:-[a-z0-9']+)*", text.lower())
 
 
 def wer(reference: str, hypothesis: str) -> float:
@@ -54,12 +55,11 @@ def wer(reference: str, hypothesis: str) -> float:
 
 
 def run_pipeline(path: Path, batch_size: int) -> dict:
-    from analyzer.speech.backends import get_backend
-    from analyzer.speech.pipeline import transcribe_call
+    from analyzer.speech.pipeline import call_backend, transcribe_call
     from analyzer.speech.settings import TranscribeSettings
 
     settings = TranscribeSettings(batch_size=batch_size, cache_dir=None)
-    backend = get_backend(settings.asr_options())  # loaded before the clock starts, as below
+    backend = call_backend(settings)  # loaded before the clock starts, as below
     started = time.perf_counter()
     transcript = transcribe_call(path, settings, backend=backend)
     wall = time.perf_counter() - started

@@ -63,7 +63,7 @@ class OneSegment:
     def __init__(self, words: list[AsrWord]):
         self.words = tuple(words)
 
-    def transcribe(self, samples):
+    def transcribe(self, samples, windows=None):
         text = "".join(w.text for w in self.words).strip()
         return [AsrSegment(0.0, len(samples) / SR, text, words=self.words)]
 
@@ -111,10 +111,26 @@ def test_without_word_times_a_segment_is_still_shared_out_by_time():
     """The fallback for a recogniser that gives no word times (the old behaviour)."""
     text = "one two three four five six"
     backend = OneSegment([])
-    backend.transcribe = lambda samples: [AsrSegment(0.0, len(samples) / SR, text)]
+    backend.transcribe = lambda samples, windows=None: [AsrSegment(0.0, len(samples) / SR, text)]
     regions = [SpeechRegion(1.0, 3.0), SpeechRegion(10.0, 14.0)]
     placed = recognise_regions(backend, np.zeros(SR * 20, np.float32), regions, 0.0)
     assert [(s.text, s.words) for s in placed] == [("one two", ()), ("three four five six", ())]
+
+
+def test_speech_is_recognised_in_windows_cut_only_between_regions():
+    """Regions of the joined array grouped into windows of up to WINDOW_S seconds, each
+    starting at a region's start and ending at a region's end; every region in one window."""
+    spans = [(0.0, 8.0, 0.0), (8.1, 15.0, 30.0), (15.1, 24.0, 60.0), (24.1, 25.0, 90.0)]
+    assert pipeline.speech_windows(spans, longest=20.0) == [(0.0, 15.0), (15.1, 25.0)]
+    assert pipeline.speech_windows(spans, longest=30.0) == [(0.0, 25.0)]
+    long_region = [(0.0, 29.5, 0.0), (29.6, 31.0, 40.0)]  # one region alone may fill a window
+    assert pipeline.speech_windows(long_region, longest=20.0) == [(0.0, 29.5), (29.6, 31.0)]
+    asked = []
+    backend = OneSegment(timed("hello there", 0.0))
+    backend.transcribe = lambda samples, windows=None: asked.append(windows) or []
+    regions = [SpeechRegion(1.0, 3.0), SpeechRegion(10.0, 14.0)]
+    recognise_regions(backend, np.zeros(SR * 20, np.float32), regions, 0.0)
+    assert asked == [[(0.0, 6.1)]]  # 2 s + the joining gap + 4 s, one window
 
 
 def test_a_turn_ends_at_the_first_word_of_the_other_party():

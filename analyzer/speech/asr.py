@@ -8,6 +8,7 @@ finds the model files; `segments.py` tidies what the recogniser returned.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -67,4 +68,9 @@ class Backend(Protocol):
     name: str
     model_label: str  # what to record in a transcript's source ("base.en" or the file name)
 
-    def transcribe(self, samples: np.ndarray) -> list[AsrSegment]: ...
+    def transcribe(
+        self, samples: np.ndarray, windows: Sequence[tuple[float, float]] | None = None
+    ) -> list[AsrSegment]:
+        """Segments of `samples`; `windows`: (start, end) seconds, each up to 30 s, decoded
+        each on its own (None: the whole array, in the recogniser's own 30 s steps)."""
+        ...

@@ -18,7 +18,7 @@ import os
 import pickle
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,11 @@ from analyzer.speech.models import dir_label, missing_package, model_label, reso
 from analyzer.speech.segments import clean_segments
 
 log = logging.getLogger(__name__)
+
+
+def _flat(windows: Sequence[tuple[float, float]], duration: float) -> list[float]:
+    """Windows as Whisper's `clip_timestamps`: start, end, start, end... within the audio."""
+    return [t for a, b in windows if a < duration for t in (a, min(b, duration))]
 
 
 def _as_audio(samples: np.ndarray) -> np.ndarray:
@@ -153,7 +158,9 @@ class OpenAIWhisperBackend:
             options.language, model.is_multilingual, whisper.tokenizer.LANGUAGES, self.model_label
         )
 
-    def transcribe(self, samples: np.ndarray) -> list[AsrSegment]:
+    def transcribe(
+        self, samples: np.ndarray, windows: Sequence[tuple[float, float]] | None = None
+    ) -> list[AsrSegment]:
         import whisper
 
         audio = _as_audio(samples)
@@ -171,6 +178,7 @@ class OpenAIWhisperBackend:
             no_speech_threshold=opts.no_speech_threshold,
             condition_on_previous_text=False,
             word_timestamps=opts.word_timestamps,
+            clip_timestamps=_flat(windows, audio.size / SAMPLE_RATE) if windows else "0",
             language=self.language,
             beam_size=opts.beam_size if opts.beam_size > 1 else None,  # 1: greedy
             fp16=opts.device.startswith("cuda"),
@@ -281,7 +289,9 @@ class FasterWhisperBackend:
             self.model_label,
         )
 
-    def transcribe(self, samples: np.ndarray) -> list[AsrSegment]:
+    def transcribe(
+        self, samples: np.ndarray, windows: Sequence[tuple[float, float]] | None = None
+    ) -> list[AsrSegment]:
         audio = _as_audio(samples)
         if audio.size == 0:
             return []
@@ -299,20 +309,21 @@ class FasterWhisperBackend:
             "temperature": list(opts.temperatures or (0.0,)),
         }
         if self.pipeline is not None:
-            # No VAD here, so the pipeline gets fixed 30 s windows to batch.
-            windows = [
-                {"start": t, "end": min(t + 30.0, duration)}
-                for t in np.arange(0.0, duration, 30.0).tolist()
+            # No VAD here: the caller's windows, else fixed 30 s cuts, batched.
+            cuts = windows or [
+                (t, min(t + 30.0, duration)) for t in np.arange(0.0, duration, 30.0).tolist()
             ]
+            clips = [{"start": a, "end": min(b, duration)} for a, b in cuts if a < duration]
             raw, _info = self.pipeline.transcribe(
                 audio,
                 batch_size=opts.batch_size,
-                clip_timestamps=windows,
+                clip_timestamps=clips,
                 without_timestamps=False,
                 **common,
             )
         else:
-            raw, _info = self.model.transcribe(audio, **common)
+            clip = _flat(windows, duration) if windows else "0"
+            raw, _info = self.model.transcribe(audio, clip_timestamps=clip, **common)
         segments = (
             AsrSegment(
                 start=float(s.start),

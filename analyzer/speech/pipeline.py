@@ -53,6 +53,10 @@ class RecognisedCall:
     speech_seconds: float
 
 
+# Speech regions are recognised in windows of up to this many seconds, each on its own. On the
+# corpus stereo calls 20 s windows kept 4-8% more words than Whisper's own 30 s steps over the
+# joined regions (replies it skipped), for about a fifth more time.
+WINDOW_S = 20.0
 # A mono call has no channel to tell the parties apart: a pause this long (seconds) between
 # words starts a new turn, the gap people leave when the floor changes hands.
 MONO_PAUSE_S = 0.8
@@ -153,9 +157,26 @@ def recognise_regions(
         return []
     joined = np.concatenate(pieces).astype(np.float32, copy=False)
     mapped: list[AsrSegment] = []
-    for seg in backend.transcribe(joined):
+    for seg in backend.transcribe(joined, windows=speech_windows(spans)):
         mapped.extend(_to_timeline(seg, spans))
     return mapped
+
+
+def speech_windows(
+    spans: Sequence[tuple[float, float, float]], longest: float = WINDOW_S
+) -> list[tuple[float, float]]:
+    """Consecutive speech regions of the joined array grouped into windows of up to `longest`
+    seconds, each recognised on its own: a window starts at a region's start and ends at a
+    region's end, so no word is cut in two, and the recogniser starts afresh at each window
+    instead of skipping on from where it judged the last one ended (which lost short replies
+    such as "My last name is ..."). A region is at most `VadSettings.max_region_s` long."""
+    windows: list[tuple[float, float]] = []
+    for start, end, _ in spans:
+        if windows and end - windows[-1][0] <= longest:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
 
 
 def _to_timeline(seg: AsrSegment, spans: list[tuple[float, float, float]]) -> list[AsrSegment]:
