@@ -425,6 +425,10 @@ def test_faster_whisper_found_in_the_hub_cache(tmp_path, offline_caches):
         ("Their number is three, three, three, two, two, two, two.", None),
         ("call 555 555 555 555 555 now", None),
         ("one two one two one two", None),
+        # a spelt-out name that loops on one letter is cut where the loop starts
+        ("That's T-I-L-L-E-A-A-A-A-A-A-A-A-A-A-A-A", "That's T-I-L-L-E-A"),
+        ("It's S-M-I-T-T, two Ts", None),
+        ("5-5-5-5-5-5", None),
         ("we can do Thursday or Friday", None),
         ("", None),
     ],

@@ -29,7 +29,7 @@ from analyzer.errors import ModelError
 from analyzer.registry import Registry
 from analyzer.speech.asr import SAMPLE_RATE, AsrOptions, AsrSegment, AsrWord, Backend
 from analyzer.speech.models import dir_label, missing_package, model_label, resolve_model
-from analyzer.speech.segments import clean_segments
+from analyzer.speech.segments import clean_segments, collapse_spelling
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,13 @@ def _keep_words(segments: list[AsrSegment], duration: float) -> list[AsrSegment]
             tokens = seg.text.split()
             matched: list[AsrWord] = []
             for word in seg.words:
-                if len(matched) < len(tokens) and word.text.strip() == tokens[len(matched)]:
+                if len(matched) == len(tokens):
+                    break
+                said, token = word.text.strip(), tokens[len(matched)]
+                if said == token:
                     matched.append(word)
+                elif collapse_spelling(said) == token:  # a spelt-out loop cut in the text
+                    matched.append(replace(word, text=word.text[: word.text.find(said)] + token))
             words: tuple[AsrWord, ...] = ()
             if len(matched) == len(tokens):
                 floor = 0.0

@@ -18,8 +18,9 @@ from analyzer.transcripts.transcript import Transcript, transcript_from_dict, wr
 # setting added later is keyed unless it is named here.
 UNKEYED_SETTINGS = frozenset({"cache_dir", "max_minutes", "model_dir"})
 # Bumped when the pipeline changes what a transcript says for the same settings (2: words
-# placed by their own times), so older cached transcripts are not reused.
-PIPELINE_VERSION = 2
+# placed by their own times; 3: 20 s windows, spelt-out loops cut), so older cached
+# transcripts are not reused.
+PIPELINE_VERSION = 3
 
 
 def cache_key(audio_hash: str, settings: TranscribeSettings) -> str:

@@ -35,8 +35,8 @@ def remove_repetition_loops(text: str) -> str:
     kept as written. "thank you thank you thank you" -> "thank you"; "no no no" stays, and so
     does "three, three, three, two".
     """
-    words = text.split()
-    changed = False
+    words = [collapse_spelling(w) for w in text.split()]
+    changed = words != text.split()
     for _ in range(10):  # collapsing can expose a shorter loop: repeat until nothing changes
         collapsed = _collapse_once(words)
         if len(collapsed) == len(words):
@@ -66,6 +66,20 @@ def _collapse_once(words: list[str]) -> list[str]:
             out.append(words[i])
             i += 1
     return out
+
+
+def collapse_spelling(word: str) -> str:
+    """A spelt-out word's loop ("T-I-L-L-E-A-A-A-A-A-A-A-A") cut at the first of a run of
+    MIN_WORD_REPEATS or more identical letters; doubled letters ("L-L") and digits stay."""
+    pieces = word.split("-")
+    if len(pieces) < MIN_WORD_REPEATS:
+        return word
+    keys = [p.lower().strip(_STRIP) for p in pieces]
+    for i in range(len(keys) - MIN_WORD_REPEATS + 1):
+        run = keys[i : i + MIN_WORD_REPEATS]
+        if len(set(run)) == 1 and run[0] and not _has_number(run[:1]):
+            return "-".join(pieces[: i + 1])
+    return word
 
 
 def _has_number(words: list[str]) -> bool:
