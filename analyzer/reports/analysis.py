@@ -10,7 +10,6 @@ fix is an `AnalyzerError` with a one-line message.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +29,7 @@ from analyzer.reports.frame import (
     phase_ids,
 )
 from analyzer.store import Store
+from analyzer.store.connection import named_cursor
 
 PERIODS = ("day", "week", "month")
 GROUPINGS = ("rep", "phase", "item")
@@ -349,8 +349,7 @@ def build_report(
 
 def _nothing_message(store: Store, since: str | None, until: str | None) -> str:
     with store.reading("counting graded calls") as conn:
-        cursor = conn.cursor()
-        cursor.row_factory = sqlite3.Row  # rows by column name
+        cursor = named_cursor(conn)
         held_calls = cursor.execute(
             "SELECT count(*) AS calls, min(c.call_date) AS first, max(c.call_date) AS last "
             "FROM reviews r JOIN calls c ON c.call_id = r.call_id WHERE r.suggested_id IS NOT NULL"

@@ -25,7 +25,6 @@ report from confirmed calls already read (pure); `calibration_report` reads them
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from analyzer.reports.calibration import (
     scope_text,
 )
 from analyzer.store import Store, json_object
+from analyzer.store.connection import named_cursor
 
 MIN_OVERRIDES = 3  # overrides in one direction before a threshold suggestion
 MIN_PHRASING_CALLS = 2  # calls confirming the same sentence before a phrasing suggestion
@@ -110,8 +110,7 @@ def calibration_report(
         where.append("r.rubric = ?")
         params.append(rubric_id)
     with store.reading("reading confirmed grades") as conn:
-        cursor = conn.cursor()
-        cursor.row_factory = sqlite3.Row  # rows by column name
+        cursor = named_cursor(conn)
         confirmed_calls = cursor.execute(
             "SELECT count(*) AS confirmed FROM reviews WHERE confirmed_id IS NOT NULL"
         ).fetchone()["confirmed"]

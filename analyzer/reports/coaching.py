@@ -12,7 +12,6 @@ end+3 s]). `reports.packets` cuts the clips and writes the pages.
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from analyzer.grading.rubric import Rubric, load_rubric
 from analyzer.reports.export import ExportRow, weak_moment
 from analyzer.review.rules import counting
 from analyzer.store import Store, json_object
+from analyzer.store.connection import named_cursor
 from analyzer.transcripts.transcript import format_clock
 
 WEAK_PHASE_PERCENT = 50.0  # a scored phase under this share of its weight is weak
@@ -77,16 +77,9 @@ def slug_of(text: str) -> str:
     return slug or "x"
 
 
-def _named(conn: Any) -> sqlite3.Cursor:
-    """A cursor on `conn` whose rows are read by column name."""
-    cursor = conn.cursor()
-    cursor.row_factory = sqlite3.Row
-    return cursor
-
-
 def _grade_that_counts(conn: Any, call_id: str) -> dict[str, Any]:
     record = (
-        _named(conn)
+        named_cursor(conn)
         .execute(
             "SELECT s.grade_json AS suggested_json, c.grade_json AS confirmed_json FROM reviews r "
             "LEFT JOIN grades s ON s.id = r.suggested_id "
@@ -104,7 +97,7 @@ def _grade_that_counts(conn: Any, call_id: str) -> dict[str, Any]:
 
 def _turns(conn: Any, call_id: str) -> list[dict[str, Any]]:
     record = (
-        _named(conn)
+        named_cursor(conn)
         .execute("SELECT transcript_json FROM transcripts WHERE call_id = ?", (call_id,))
         .fetchone()
     )
@@ -227,7 +220,7 @@ def call_packet(
                     entry.clip_range = (max(0.0, start - CLIP_BEFORE), end + CLIP_AFTER)
             missed.append(entry)
     stored = (
-        _named(conn)
+        named_cursor(conn)
         .execute("SELECT audio_path FROM calls WHERE call_id = ?", (row.call_id,))
         .fetchone()
     )

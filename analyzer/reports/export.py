@@ -34,6 +34,7 @@ from analyzer.errors import ExportError
 from analyzer.registry import Registry
 from analyzer.review.rules import counting
 from analyzer.store import Store, json_object
+from analyzer.store.connection import named_cursor
 from analyzer.transcripts.transcript import format_clock
 
 LIST_SEPARATOR = "; "  # lists in a CSV cell or a sheet's cell
@@ -126,8 +127,7 @@ def export_rows(
     rows: list[ExportRow] = []
     matched = 0
     with store.reading("reading calls to export") as conn, _snapshot(conn):
-        cursor = conn.cursor()
-        cursor.row_factory = sqlite3.Row  # rows by column name
+        cursor = named_cursor(conn)
         if cursor.execute("SELECT 1 FROM calls LIMIT 1").fetchone() is None:
             raise ExportError(
                 f"{store.path}: no calls in the database (run `analyzer batch` first)"

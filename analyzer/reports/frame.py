@@ -25,6 +25,7 @@ from analyzer.errors import AnalyzerError
 from analyzer.reports.outcomes import is_given, outcome_or_none
 from analyzer.review.rules import COUNTING_GRADE_ID_SQL
 from analyzer.store import Store, json_object
+from analyzer.store.connection import named_cursor
 
 ITEM_CREDIT = {"met": 1.0, "partial": 0.5, "missed": 0.0, "na": np.nan}
 PHASE_PREFIX, ITEM_PREFIX = "phase:", "item:"
@@ -106,8 +107,7 @@ def calls_frame(
     with store.reading("reading graded calls for the report") as conn:
         conn.execute("BEGIN")  # one snapshot for every read below
         try:
-            cursor = conn.cursor()
-            cursor.row_factory = sqlite3.Row  # rows by column name
+            cursor = named_cursor(conn)
             calls = cursor.execute(
                 head + "SELECT ch.call_id, ch.rep, ch.call_date, g.grade, g.passed, "
                 "ch.confirmed, ch.outcome, g.rubric, g.rubric_version FROM chosen ch "

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import math
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from pathlib import Path
 from analyzer.errors import InputError
 from analyzer.reports.formatting import plural
 from analyzer.store import Store
+from analyzer.store.connection import named_cursor
 
 # Outcome words, compared after casefolding and turning runs of spaces, '-', '_' and '/' into
 # one space: "Closed-Won", "closed_won" and "CLOSED WON" are the same word.
@@ -136,8 +136,7 @@ def import_outcomes(store: Store, path: str | Path) -> ImportResult:
     with store.writing(f"importing outcomes from {path}") as conn:
         known: dict[str, str | None] = {}
         ids = list(wanted)
-        cursor = conn.cursor()
-        cursor.row_factory = sqlite3.Row  # rows by column name
+        cursor = named_cursor(conn)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)

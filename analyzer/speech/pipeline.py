@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -65,7 +65,7 @@ MONO_PAUSE_S = 0.8
 def call_backend(settings: TranscribeSettings) -> Backend:
     """The recogniser for `settings`, always asked for word times: the pipeline places words by
     them."""
-    return get_backend(replace(settings.asr_options(), word_timestamps=True))
+    return get_backend(settings.asr_options())
 
 
 def transcribe_call(

@@ -35,8 +35,9 @@ def remove_repetition_loops(text: str) -> str:
     kept as written. "thank you thank you thank you" -> "thank you"; "no no no" stays, and so
     does "three, three, three, two".
     """
-    words = [collapse_spelling(w) for w in text.split()]
-    changed = words != text.split()
+    said = text.split()
+    words = [collapse_spelling(w) for w in said]
+    changed = words != said
     for _ in range(10):  # collapsing can expose a shorter loop: repeat until nothing changes
         collapsed = _collapse_once(words)
         if len(collapsed) == len(words):

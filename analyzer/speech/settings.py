@@ -48,6 +48,7 @@ class TranscribeSettings(BaseModel):
             device=self.device,
             compute_type=self.compute_type,
             batch_size=self.batch_size,
+            word_timestamps=True,  # the pipeline places every word by its own time
         )
 
 

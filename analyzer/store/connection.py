@@ -96,12 +96,17 @@ def storable_text(text: str) -> str:
 # -- rows ----------------------------------------------------------------------------------------
 
 
-def query(conn: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Cursor:
-    """`sql` run on a cursor of its own whose rows are `sqlite3.Row`, read by column name
-    (the connection's own rows stay plain tuples for every other reader)."""
+def named_cursor(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """A cursor of its own on `conn` whose rows are `sqlite3.Row`, read by column name (the
+    connection's own rows stay plain tuples for every other reader)."""
     cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row
-    return cursor.execute(sql, params)
+    return cursor
+
+
+def query(conn: sqlite3.Connection, sql: str, params: Any = ()) -> sqlite3.Cursor:
+    """`sql` run on a `named_cursor`."""
+    return named_cursor(conn).execute(sql, params)
 
 
 def dict_rows(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[dict[str, Any]]:
